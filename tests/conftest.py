@@ -1,0 +1,84 @@
+"""Shared fixtures: real data from ../shared/datasets, extracted once per machine into .cache/."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = Path(os.environ.get("MOTION_SEARCH_MIRROR", REPO.parent / "shared" / "datasets"))
+CACHE = REPO / ".cache" / "test-datasets"
+
+
+def extract_archive(name: str) -> Path:
+    """Extract ``<name>.tar.gz`` from the shared mirror into the test cache (once; process-safe).
+
+    Returns the folder ``CACHE/<name>`` (the archive's top folder).
+    """
+    archive = SHARED_DATASETS / f"{name}.tar.gz"
+    if not archive.exists():
+        pytest.skip(f"shared dataset archive missing: {archive}")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    target = CACHE / name
+    done = CACHE / f".{name}.done"
+    with open(CACHE / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            with tarfile.open(archive) as tar:
+                tar.extractall(CACHE, filter="data")
+            done.touch()
+    return target
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    """The read-only mirror folder with the tarballs and SHA256SUMS."""
+    if not SHARED_DATASETS.exists():
+        pytest.skip(f"no shared datasets at {SHARED_DATASETS}")
+    return SHARED_DATASETS
+
+
+@pytest.fixture(scope="session")
+def bandai1() -> Path:
+    """Extracted bandai-namco-1 archive root."""
+    return extract_archive("bandai-namco-1")
+
+
+@pytest.fixture(scope="session")
+def bandai2() -> Path:
+    """Extracted bandai-namco-2 archive root."""
+    return extract_archive("bandai-namco-2")
+
+
+@pytest.fixture(scope="session")
+def cmu_samples() -> Path:
+    """Extracted cmu-bvh-samples archive root."""
+    return extract_archive("cmu-bvh-samples")
+
+
+@pytest.fixture(scope="session")
+def cmu_iclone() -> Path:
+    """Extracted cmu-iclone archive root."""
+    return extract_archive("cmu-iclone")
+
+
+@pytest.fixture(scope="session")
+def reactidle() -> Path:
+    """Extracted reactidle archive root."""
+    return extract_archive("reactidle")
+
+
+@pytest.fixture(scope="session")
+def kitml_annotations() -> Path:
+    """Extracted kitml-annotations archive root."""
+    return extract_archive("kitml-annotations")
+
+
+@pytest.fixture(scope="session")
+def cmu_index() -> Path:
+    """Extracted cmu-index archive root."""
+    return extract_archive("cmu-index")
