@@ -1,0 +1,164 @@
+"""``python -m backend main``: the README's run command, end to end.
+
+fetch the data -> build the library -> build the index with the default model -> build the add-on zip
+-> serve on 127.0.0.1:8765 (and, with ``--demo``, drive headless Blender through the whole workflow).
+Every step is cached: a second run skips what is already there and starts the server in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from backend.errors import MotionSearchError
+
+__all__ = ["add_parser", "run", "REPO", "DEFAULT_MODEL"]
+
+log = logging.getLogger("backend.main")
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL = REPO / "backend" / "assets" / "default_model"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("main", help="fetch data, build library + index, build the add-on zip, serve",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--mirror", type=Path, default=None,
+                   help="local mirror folder of the source archives (e.g. ../shared/datasets); default: upstream")
+    p.add_argument("--data-dir", type=Path, default=REPO / "data", help="where sources, library and index go")
+    p.add_argument("--checkpoint", type=Path, default=DEFAULT_MODEL, help="model folder (default: shipped model)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--only", nargs="*", default=None, help="only these sources (names from the data README)")
+    p.add_argument("--no-serve", action="store_true", help="prepare everything, do not start the server")
+    p.add_argument("--demo", action="store_true",
+                   help="after start-up, run the headless Blender demo (dist/demo.blend, dist/demo.png)")
+    return p
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _step(title: str) -> None:
+    print(f"\n==> {title}", flush=True)
+
+
+def _cli(argv: list[str]) -> None:
+    from backend.cli import main as cli_main
+
+    code = cli_main(argv)
+    if code:
+        raise MotionSearchError(f"step failed: python -m backend {' '.join(argv)} (exit {code})")
+
+
+def prepare(args: argparse.Namespace) -> tuple[Path, Path]:
+    """Run the cached preparation steps; returns (library dir, index dir)."""
+    data = args.data_dir.resolve()
+    sources, library, index = data / "sources", data / "library", data / "index"
+    only = ["--only", *args.only] if args.only else []
+
+    _step("1/4 fetch motion data" + (f" from mirror {args.mirror}" if args.mirror else " from upstream"))
+    _cli(["data", "fetch", "--dest", str(sources), *(["--mirror", str(args.mirror)] if args.mirror else []), *only])
+
+    _step("2/4 build the motion library")
+    if (library / "library.json").exists():
+        print(f"cached: {library} (delete it to rebuild)")
+    else:
+        _cli(["data", "build-library", "--sources", str(sources), "--out", str(library), *only])
+
+    _step("3/4 build the search index with the model at " + str(args.checkpoint))
+    weights = args.checkpoint / "model.safetensors"
+    if not weights.exists():
+        raise MotionSearchError(f"no model weights at {weights}")
+    header = index / "header.json"
+    cached = False
+    if header.exists():
+        try:
+            cached = json.loads(header.read_text()).get("model_checksum") == _sha256(weights)
+        except (OSError, ValueError):
+            cached = False
+    if cached:
+        print(f"cached: {index} (built by this model)")
+    else:
+        _cli(["index", "build", "--library", str(library), "--checkpoint", str(args.checkpoint), "--out", str(index)])
+
+    _step("4/4 build the Blender extension zip")
+    subprocess.run([sys.executable, str(REPO / "scripts" / "build_addon.py")], check=True, cwd=REPO)
+    return library, index
+
+
+def _print_instructions(host: str, port: int) -> None:
+    zips = sorted((REPO / "dist").glob("motion_search-*.zip"))
+    zip_path = zips[-1] if zips else REPO / "dist"
+    print(f"""
+Motion Search backend: http://{host}:{port}  (API docs: http://{host}:{port}/docs)
+
+Install the add-on in Blender 4.2+:
+  Edit > Preferences > Get Extensions > (v menu, top right) > Install from Disk... > {zip_path}
+Then in the 3D Viewport press N, open the "Motion Search" tab and type, for example:
+  a person waves with the left hand
+Press Search, pick a result, press Import. Ctrl-C here stops the server.
+""", flush=True)
+
+
+def _wait_healthy(url: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise MotionSearchError(f"server at {url} did not become healthy within {timeout:.0f} s")
+
+
+def _run_demo(url: str) -> int:
+    py = REPO / ".venv-bpy42" / "bin" / "python"
+    if not py.exists():
+        raise MotionSearchError(f"no Blender venv at {py}: run bash scripts/setup.sh first")
+    return subprocess.run([str(py), str(REPO / "scripts" / "demo_blender.py"), "--url", url], cwd=REPO).returncode
+
+
+def run(args: argparse.Namespace) -> int:
+    _, index = prepare(args)
+    if args.no_serve:
+        _print_instructions(args.host, args.port)
+        return 0
+    import uvicorn
+
+    from backend.server.app import create_app
+    from backend.server.settings import ServerSettings
+
+    settings = ServerSettings(host=args.host, port=args.port, index_dir=index, checkpoint_dir=args.checkpoint)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=args.host, port=args.port, log_level="info"))
+    url = f"http://{args.host}:{args.port}"
+    if args.demo:
+        result: dict[str, int] = {}
+
+        def demo() -> None:
+            try:
+                _wait_healthy(url)
+                result["code"] = _run_demo(url)
+            finally:
+                server.should_exit = True
+
+        threading.Thread(target=demo, daemon=True).start()
+        server.run()
+        return result.get("code", 1)
+    threading.Thread(target=lambda: (_wait_healthy(url), _print_instructions(args.host, args.port)),
+                     daemon=True).start()
+    server.run()  # Ctrl-C: uvicorn shuts down cleanly
+    return 0

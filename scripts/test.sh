@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The README's test command: set up what is needed, then run every test
+# (backend + pure add-on modules under .venv, real-Blender add-on tests under bpy 4.2 and 5.0).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+.venv/bin/python -m pytest "$@"
+bash scripts/test_blender.sh
