@@ -21,6 +21,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "backend.errors": ("backend.",),
     "backend.motion.io": ("backend.motion.kinematics", "backend.library", "backend.model", "backend.training",
                           "backend.evaluation", "backend.index", "backend.render", "backend.server"),
+    "backend.motion.datasets": ("backend.library", "backend.model", "backend.training", "backend.evaluation",
+                                "backend.index", "backend.render", "backend.server"),
     "backend.motion.kinematics": ("backend.library", "backend.model", "backend.training", "backend.evaluation",
                                   "backend.index", "backend.render", "backend.server"),
     "backend.library": ("backend.model", "backend.training", "backend.index", "backend.server"),
