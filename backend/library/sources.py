@@ -1,0 +1,435 @@
+"""The pinned data sources: one entry per archive of ``shared/datasets`` (see its README).
+
+Each :class:`Source` knows two ways to be obtained:
+
+* **archive** (mirror): ``<mirror>/<name>.tar.gz`` (a local folder, or an HTTP base URL serving that folder),
+  checked against :attr:`Source.sha256`, the archive's SHA-256 (also listed in the mirror's ``SHA256SUMS``).
+* **upstream**: per-file raw URLs at the pinned commit of each upstream repository
+  (``https://raw.githubusercontent.com/<owner>/<repo>/<commit>/<path>``). Paths with wildcards are resolved
+  through the repository tree at that commit (``https://api.github.com/repos/<owner>/<repo>/git/trees/<commit>
+  ?recursive=1``). The mirror leaves out objects of 4 MiB or more, and its archives add a few notes
+  (``SOURCE.txt``, licence excerpts); the upstream file set is therefore pinned as *the files the mirror
+  holds*, and :attr:`Source.content_sha256` is the :func:`content_digest` of exactly those files, so an
+  upstream fetch is verified against the same bytes as the mirror.
+
+Nothing here touches the network; URLs are plain strings.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from backend.errors import InvalidInputError
+
+__all__ = [
+    "CMU_ATTRIBUTION",
+    "FETCH_MARKER",
+    "GITHUB_API",
+    "GITHUB_RAW",
+    "MOTION_SOURCES",
+    "SOURCES",
+    "Source",
+    "Upstream",
+    "content_digest",
+    "get_source",
+    "match_path",
+    "select_sources",
+    "sha256_file",
+]
+
+GITHUB_RAW = "https://raw.githubusercontent.com"
+GITHUB_API = "https://api.github.com"
+
+#: Files a fetch writes itself next to the data; never part of a content digest.
+FETCH_MARKER = ".fetched"
+
+CMU_ATTRIBUTION = (
+    "The data used in this project was obtained from mocap.cs.cmu.edu. "
+    "The database was created with funding from NSF EIA-0196217."
+)
+_CMU_TERMS = "CMU Graphics Lab Motion Capture Database terms"
+_BN_REPO = "BandaiNamcoResearchInc/Bandai-Namco-Research-Motiondataset"
+_BN_COMMIT = "74ead3ba1ae4696404e6086233779f60de8bf9ef"
+_BN_LICENCE = "CC BY-NC 4.0"
+
+
+def _bn_attribution(n: int) -> str:
+    return (
+        f"Bandai-Namco-Research-Motiondataset-{n}, (c) 2022 Bandai Namco Research Inc., licensed under "
+        "CC BY-NC 4.0 (https://creativecommons.org/licenses/by-nc/4.0/), "
+        "https://github.com/BandaiNamcoResearchInc/Bandai-Namco-Research-Motiondataset. Changes: converted to "
+        "22 SMPL joint positions, resampled to 20 fps, re-rooted and re-oriented. Citation: Kobayashi et al. "
+        "2023, arXiv:2306.08861. Non-commercial use only."
+    )
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """One upstream repository at a pinned commit and the files taken from it.
+
+    Attributes:
+        repo: ``owner/name`` on GitHub.
+        commit: full 40-hex commit id.
+        include: repository-relative paths; ``*``/``?``/``[..]`` match within one path segment.
+        exclude: paths that match ``include`` but are not part of the pinned set (absent from the mirror
+            snapshot because they are 4 MiB or larger).
+        prefix: folder below ``<dest>/<source name>/`` where the files go (``""`` = the archive root).
+        text_files: files whose upstream byte encoding is unknown; they are normalised to UTF-8 with LF line
+            ends before verification.
+    """
+
+    repo: str
+    commit: str
+    include: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+    prefix: str = ""
+    text_files: tuple[str, ...] = ()
+
+    @property
+    def has_patterns(self) -> bool:
+        """Whether any include entry is a wildcard pattern (needs the repository tree)."""
+        return any(any(c in p for c in "*?[") for p in self.include)
+
+    def raw_url(self, path: str, base: str = GITHUB_RAW) -> str:
+        """Raw download URL of ``path`` at the pinned commit."""
+        return f"{base.rstrip('/')}/{self.repo}/{self.commit}/{quote(path)}"
+
+    def tree_url(self, base: str = GITHUB_API) -> str:
+        """URL of the recursive tree listing at the pinned commit (GitHub REST API)."""
+        return f"{base.rstrip('/')}/repos/{self.repo}/git/trees/{self.commit}?recursive=1"
+
+    def tarball_url(self) -> str:
+        """GitHub tarball of the whole repository at the pinned commit (not used by the fetcher: some of
+        these repositories are hundreds of MB; listed for provenance)."""
+        return f"https://codeload.github.com/{self.repo}/tar.gz/{self.commit}"
+
+    def selects(self, path: str) -> bool:
+        """Whether a repository-relative ``path`` belongs to the pinned file set."""
+        if path in self.exclude:
+            return False
+        return any(match_path(path, pattern) for pattern in self.include)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One data source (one mirror archive).
+
+    Attributes:
+        name: archive name (``<name>.tar.gz``; also the folder it extracts to).
+        upstreams: the repositories its files come from.
+        sha256: SHA-256 of the mirror archive.
+        size: archive size in bytes.
+        content_sha256: :func:`content_digest` of the upstream files (the archive's files minus ``added``).
+        licence: exact licence name.
+        attribution: attribution text to keep with any copy or derivative.
+        kind: ``"motion"`` (BVH clips) or ``"text"`` (labels / metadata only).
+        dataset_root: folder of the clips below the archive root (``""`` = the root).
+        added: files the mirror archive adds beside the upstream files (notes, licence excerpts).
+    """
+
+    name: str
+    upstreams: tuple[Upstream, ...]
+    sha256: str
+    size: int
+    content_sha256: str
+    licence: str
+    attribution: str
+    kind: str = "motion"
+    dataset_root: str = ""
+    added: tuple[str, ...] = field(default=())
+
+    @property
+    def archive_name(self) -> str:
+        """File name of the archive in a mirror."""
+        return f"{self.name}.tar.gz"
+
+    def ignored_in_digest(self) -> frozenset[str]:
+        """Archive-relative paths that are not upstream files."""
+        return frozenset({"SOURCE.txt", FETCH_MARKER, *self.added})
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready provenance record (used in ``library.json``)."""
+        return {
+            "licence": self.licence,
+            "attribution": self.attribution,
+            "upstream": [{"repo": u.repo, "commit": u.commit} for u in self.upstreams],
+            "archive_sha256": self.sha256,
+        }
+
+
+_BN1 = "dataset/Bandai-Namco-Research-Motiondataset-1"
+_BN2 = "dataset/Bandai-Namco-Research-Motiondataset-2"
+
+
+def _bn_upstream(root: str, exclude: tuple[str, ...] = ()) -> Upstream:
+    return Upstream(
+        repo=_BN_REPO,
+        commit=_BN_COMMIT,
+        include=(
+            "README.md",
+            "README_Japanese.md",
+            f"{root}/LICENSE",
+            f"{root}/README.md",
+            f"{root}/README_Japanese.md",
+            f"{root}/cfg/content_label.txt",
+            f"{root}/cfg/style_label.txt",
+            f"{root}/data/*.bvh",
+            f"{root}/data/*.json",
+        ),
+        exclude=exclude,
+    )
+
+
+_ICLONE_MISSING = tuple(
+    f"All_BVH/subjects/{s[:3]}/{s}.bvh"
+    for s in (
+        "001_02", "001_03", "001_04", "001_05", "001_06", "001_07", "001_09", "001_10", "001_11", "001_12",
+        "001_13", "003_03", "003_04", "006_13",
+    )
+)  # fmt: skip
+
+SOURCES: tuple[Source, ...] = (
+    Source(
+        name="bandai-namco-1",
+        upstreams=(_bn_upstream(_BN1, exclude=(f"{_BN1}/data/dataset-1_dance-long_normal_001.bvh",)),),
+        sha256="142a15a53449afc1fc3c046a19d80d9e10baf62750e54e022a528aa01310348f",
+        size=9_505_125,
+        content_sha256="1b2ab3f2780b4469b629301960705d1aa7e8f192c4516bd48cf9bbe6ee6aca97",
+        licence=_BN_LICENCE,
+        attribution=_bn_attribution(1),
+        dataset_root=_BN1,
+        added=("README-license-section.txt",),
+    ),
+    Source(
+        name="bandai-namco-2",
+        upstreams=(_bn_upstream(_BN2),),
+        sha256="cf335a5a77835316c38b76f2b56439a02b1ba817a9e6df1f661facbb5f2dd941",
+        size=118_397_176,
+        content_sha256="728c14bbd70f1d3593fb962c2ee59d4a7f1478ad9b9411119545bc790d2967ae",
+        licence=_BN_LICENCE,
+        attribution=_bn_attribution(2),
+        dataset_root=_BN2,
+        added=("README-license-section.txt",),
+    ),
+    Source(
+        name="cmu-iclone",
+        upstreams=(
+            Upstream(
+                repo="DragonForgedTheArtist/IClone-CMU-Mocap",
+                commit="79529f962ade3274163af53cd92179cee2ed9407",
+                include=("All_BVH/subjects/*/*.bvh", "CMU data.csv", "README.md"),
+                exclude=_ICLONE_MISSING,
+            ),
+        ),
+        sha256="7dd39884b44313f2ec4ecb47bb82db1e8f5f55a8ef117e51259d3f215fb06a9c",
+        size=24_519_478,
+        content_sha256="403c1b80450dfd5c96e6ce5dc94f143d0f43fcc7fbe63740695e16596d697424",
+        licence=_CMU_TERMS,
+        attribution=CMU_ATTRIBUTION + " Conversion: DragonForgedTheArtist/IClone-CMU-Mocap.",
+        added=("LICENSE-CMU.txt",),
+    ),
+    Source(
+        name="cmu-bvh-samples",
+        upstreams=(
+            Upstream(
+                repo="TMoCo/InverseKinematics",
+                commit="0ae4d1fa08c3fb0073b07a96877b14ef9499e4d2",
+                include=("bvh/02_01.bvh", "bvh/05_06.bvh"),
+                prefix="TMoCo/InverseKinematics/",
+            ),
+            Upstream(
+                repo="VictorS-67/pybvh",
+                commit="22a3b51f58e361ee6ac20731a567e0f89dc6aff5",
+                include=("bvh_data/cmu_12_01_walk.bvh", "bvh_data/README.md", "LICENSE"),
+                prefix="VictorS-67/pybvh/",
+            ),
+            Upstream(
+                repo="yuki-koyama/bvh11",
+                commit="c9072174fe89e0bf9776a092179b464ea39975e5",
+                include=(
+                    "resources/131_01.bvh",
+                    "resources/131_02.bvh",
+                    "resources/131_03.bvh",
+                    "resources/README.md",
+                    "LICENSE",
+                ),
+                prefix="yuki-koyama/bvh11/",
+            ),
+            Upstream(
+                repo="facebookresearch/fairmotion",
+                commit="e400e564deac93bb74ffecd9c366d76b3406e217",
+                include=("tests/data/01_01.bvh", "LICENSE"),
+                prefix="facebookresearch/fairmotion/",
+            ),
+        ),
+        sha256="da71821537f0299b44bd58721c0d02e40a3ba12950c3876ace94310a37897f5c",
+        size=2_272_109,
+        content_sha256="ce44cdc78f43213424fd3a82daff6c4b9f4e7b411f6bd3ec272f1682b4c5814b",
+        licence=_CMU_TERMS,
+        attribution=CMU_ATTRIBUTION,
+        added=("LICENSE-CMU.txt",),
+    ),
+    Source(
+        name="cmu-index",
+        upstreams=(
+            Upstream(
+                repo="una-dinosauria/cmu-mocap",
+                commit="34e1472e5b8c234d40a62bb9cd969b5910fa1803",
+                include=("cmu-mocap-index-text.txt",),
+                text_files=("cmu-mocap-index-text.txt",),
+            ),
+        ),
+        sha256="b7a9de037e5118205d2712b10fe62e202b5dd281cc142b419360c48c7372b7bf",
+        size=18_738,
+        content_sha256="b95ebf47ca5352cf6f5d7b78be2071f1f5043aaf85335eb56c0cebcb244c2687",
+        licence=_CMU_TERMS,
+        attribution=CMU_ATTRIBUTION + " Index compiled by B. Hahne (cgspeed).",
+        kind="text",
+        added=("LICENSE-CMU.txt",),
+    ),
+    Source(
+        name="reactidle",
+        upstreams=(
+            Upstream(
+                repo="Enekoassets/ReActIdle",
+                commit="90b0ac78b205001edf170f65ff372448ccd0f1c7",
+                include=("acted/*.bvh", "genuine/*.bvh", "LICENSE.txt", "README.md"),
+                exclude=("acted/000_acted.bvh", "acted/015_acted.bvh", "acted/016_acted.bvh"),
+            ),
+        ),
+        sha256="220b01a9637592d451e0ec30582187bef2d344496ce14a1b37c7ccabc7603424",
+        size=18_417_048,
+        content_sha256="0e93f2044489917097a20c41afff5ed1ac10b7c08809d08a470d2341eb12f48c",
+        licence="MIT License",
+        attribution=(
+            "ReActIdle, Copyright (c) 2025 [RSAIT], MIT License (keep LICENSE.txt with all copies). "
+            "Citation: Atxa Landa et al. 2025, arXiv:2509.05023."
+        ),
+    ),
+    Source(
+        name="kitml-annotations",
+        upstreams=(
+            Upstream(
+                repo="Mathux/TMR",
+                commit="6d74688730d15d43b0a755ce2b0e1f2d76138fc1",
+                include=(
+                    "datasets/annotations/kitml/annotations.json",
+                    *(
+                        f"datasets/annotations/kitml/splits/{s}.txt"
+                        for s in (
+                            "all",
+                            "train",
+                            "val",
+                            "test",
+                            "nsim_test",
+                            "train_tiny",
+                            "val_tiny",
+                            "test_tiny",
+                        )
+                    ),
+                    "LICENSE",
+                ),
+            ),
+        ),
+        sha256="cb6a4b48d04bc2733bfe88c27a90982354cabf74079956d97a5543ee8925213d",
+        size=275_572,
+        content_sha256="99bea595ef5677ee55d7224b7a7566c4cadc3aa3c585985ecbbe268b53007789",
+        licence="MIT License (TMR repository); KIT-ML sentences: research use with attribution",
+        attribution=(
+            'Plappert, Mandery, Asfour, "The KIT Motion-Language Dataset", Big Data 2016; sentences via '
+            "Mathux/TMR (MIT, keep its LICENSE)."
+        ),
+        kind="text",
+        added=("KITML-SOURCE-NOTE.txt",),
+    ),
+    Source(
+        name="humanml3d-meta",
+        upstreams=(
+            Upstream(
+                repo="EricGuo5513/HumanML3D",
+                commit="9176e8fb446b71c7d2a725eb5cf6fec1ae3b3c23",
+                include=(
+                    "index.csv",
+                    *(f"HumanML3D/{s}.txt" for s in ("train", "val", "test", "train_val", "all")),
+                    "HumanML3D/Mean.npy",
+                    "HumanML3D/Std.npy",
+                    "LICENSE",
+                ),
+            ),
+        ),
+        sha256="3c26016086c8275025fb2ed64b997924c3fed9357fdd076c0dde68fe3fbf07f1",
+        size=390_492,
+        content_sha256="55150438012257a006d5f43bc25f0627f3f5a86c81df29de338623356c236f17",
+        licence="MIT License (repository, (c) 2022 Chuan Guo)",
+        attribution="HumanML3D metadata, MIT (keep LICENSE); cite Guo et al., CVPR 2022.",
+        kind="text",
+    ),
+)
+
+#: Sources that hold BVH clips (what ``build-library`` converts).
+MOTION_SOURCES: tuple[str, ...] = tuple(s.name for s in SOURCES if s.kind == "motion")
+
+
+def get_source(name: str) -> Source:
+    """The pinned source called ``name``.
+
+    Raises:
+        InvalidInputError: unknown name (the message lists the valid ones).
+    """
+    for source in SOURCES:
+        if source.name == name:
+            return source
+    valid = ", ".join(s.name for s in SOURCES)
+    raise InvalidInputError(f"unknown data source {name!r}; valid sources: {valid}")
+
+
+def select_sources(names: list[str] | tuple[str, ...] | None) -> tuple[Source, ...]:
+    """The sources named in ``names`` (all of them when ``names`` is empty or ``None``), in table order."""
+    if not names:
+        return SOURCES
+    wanted = {get_source(n).name for n in names}
+    return tuple(s for s in SOURCES if s.name in wanted)
+
+
+def match_path(path: str, pattern: str) -> bool:
+    """Match a ``/``-separated path against a pattern whose wildcards stay within one segment.
+
+    >>> match_path("acted/001_acted.bvh", "acted/*.bvh")
+    True
+    >>> match_path("acted/old/001_acted.bvh", "acted/*.bvh")
+    False
+    """
+    parts, pats = path.split("/"), pattern.split("/")
+    return len(parts) == len(pats) and all(fnmatch.fnmatchcase(a, b) for a, b in zip(parts, pats))
+
+
+def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def content_digest(root: Path, ignore: frozenset[str] | set[str] = frozenset()) -> str:
+    """Digest of a folder's files: SHA-256 over sorted ``"<sha256>  <relative path>\\n"`` lines.
+
+    Args:
+        root: folder (an extracted archive root).
+        ignore: root-relative POSIX paths to leave out (notes added by the mirror, fetch markers).
+
+    Returns:
+        64-hex digest; equal for the same file names and bytes whatever the file times or the tar layout.
+    """
+    lines = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if rel in ignore:
+            continue
+        lines.append(f"{sha256_file(path)}  {rel}\n")
+    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()

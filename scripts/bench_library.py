@@ -1,0 +1,130 @@
+"""Build the whole library from the shared mirror and record the numbers in ``docs/benchmarks.md``.
+
+Usage::
+
+    .venv/bin/python scripts/bench_library.py [--mirror ../shared/datasets] [--work .cache/bench-library]
+                                              [--workers 2] [--limit N] [--doc docs/benchmarks.md]
+
+Fetches (mirror mode: copy, verify SHA-256, unpack; skipped when already done), builds the library, then
+replaces the section ``## Library build`` of the benchmarks file (other sections are left as they are) with a
+table: clips, frames and splits per source, clips/s, and every skipped clip with its reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+SECTION = "## Library build"
+
+
+def replace_section(document: str, section: str) -> str:
+    """Replace the ``## Library build`` section of ``document`` (up to the next ``## `` heading) or append it."""
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
+    body = section.rstrip("\n") + "\n\n"
+    if pattern.search(document):
+        return pattern.sub(lambda _: body, document, count=1).rstrip("\n") + "\n"
+    if not document.strip():
+        document = "# Benchmarks\n\n"
+    return document.rstrip("\n") + "\n\n" + body.rstrip("\n") + "\n"
+
+
+def render(report, library, fetch_note: str, workers: int, limit: int | None) -> str:
+    """The markdown section for one build."""
+    splits: dict[str, Counter] = {}
+    for meta in library.metas():
+        splits.setdefault(meta.dataset, Counter())[meta.split] += 1
+    lines = [
+        SECTION,
+        "",
+        (
+            f"`python scripts/bench_library.py` on {time.strftime('%Y-%m-%d')}: {os.cpu_count()} CPU cores "
+            f"({platform.processor() or platform.machine()}), Python {platform.python_version()}, {workers} worker "
+            f"process(es){f', --limit {limit}' if limit else ''}. Fetch from the local mirror (copy + SHA-256 + "
+            f"unpack): {fetch_note}."
+        ),
+        "",
+        (
+            f"**{report.num_clips} clips in {report.seconds:.1f} s = {report.clips_per_second:.1f} clips/s**; "
+            f"{len(report.skipped)} skipped."
+        ),
+        "",
+        "| source | clips | frames (20 fps) | hours | train / val / test |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for name, count in report.per_source.items():
+        frames = report.frames_per_source.get(name, 0)
+        s = splits.get(name, Counter())
+        lines.append(
+            f"| {name} | {count} | {frames:,} | {frames / 20 / 3600:.2f} | {s['train']} / {s['val']} / {s['test']} |"
+        )
+    total_frames = sum(report.frames_per_source.values())
+    total = Counter()
+    for c in splits.values():
+        total.update(c)
+    lines.append(f"| **total** | **{report.num_clips}** | {total_frames:,} | {total_frames / 20 / 3600:.2f} | "
+                 f"{total['train']} / {total['val']} / {total['test']} |")  # fmt: skip
+    lines += ["", "Skipped clips:", ""]
+    if report.skipped:
+        lines += [f"- `{s['file']}`: {s['reason']}" for s in report.skipped]
+    else:
+        lines.append("- none")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Fetch, build, write the benchmark section; returns the exit code."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--mirror",
+        type=Path,
+        default=Path(os.environ.get("MOTION_SEARCH_MIRROR", REPO.parent / "shared" / "datasets")),
+    )
+    parser.add_argument("--work", type=Path, default=REPO / ".cache" / "bench-library")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--limit", type=int, default=None, help="clips per source (quick check; not for the record)"
+    )
+    parser.add_argument("--doc", type=Path, default=REPO / "docs" / "benchmarks.md")
+    args = parser.parse_args(argv)
+
+    from backend.library.build import build_library
+    from backend.library.fetch import fetch_sources
+    from backend.library.sources import MOTION_SOURCES
+    from backend.motion.io.library import Library
+
+    start = time.perf_counter()
+    needed = [*MOTION_SOURCES, "cmu-index", "kitml-annotations"]
+    fetched = fetch_sources(args.work / "sources", only=needed, mirror=args.mirror, progress=True)
+    fetch_seconds = time.perf_counter() - start
+    fetch_note = (
+        "all sources already fetched and verified, skipped"
+        if all(r.skipped for r in fetched)
+        else f"{fetch_seconds:.1f} s"
+    )
+    report = build_library(
+        args.work / "sources", args.work / "library", workers=args.workers, limit=args.limit
+    )
+    print(report.summary())
+    section = render(report, Library.open(args.work / "library"), fetch_note, args.workers, args.limit)
+    document = args.doc.read_text(encoding="utf-8") if args.doc.exists() else ""
+    args.doc.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.doc.with_name(args.doc.name + ".tmp")
+    tmp.write_text(replace_section(document, section), encoding="utf-8")
+    os.replace(tmp, args.doc)
+    print(f"wrote {args.doc} ({SECTION})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
