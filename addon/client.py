@@ -1,0 +1,181 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""HTTP client of the backend (pure: stdlib ``urllib`` only, no bpy; safe on a worker thread).
+
+Every request has a timeout. Failures become typed errors whose message says what to do:
+
+* nothing listening -> :class:`BackendUnreachableError` ("backend not reachable at <url>: start it with
+  `bash scripts/run.sh`"),
+* no answer in time -> :class:`BackendTimeoutError`,
+* 4xx/5xx -> :class:`BackendHTTPError` carrying the server's ``detail`` message,
+* an answer that breaks the contract -> :class:`BadResponseError`,
+* a non-loopback URL while Blender's online access is off -> :class:`OnlineAccessError` (raised before any
+  connection is attempted).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+import numpy as np
+
+from .errors import (
+    BackendHTTPError,
+    BackendTimeoutError,
+    BackendUnreachableError,
+    BadResponseError,
+    OnlineAccessError,
+)
+from .payloads import DescribeResult, Health, MotionData, SearchHit, describe_request, search_request
+
+__all__ = ["BackendClient", "is_loopback", "normalise_url"]
+
+_USER_AGENT = "motion-search-blender/0.1"
+
+
+def normalise_url(url: str) -> str:
+    """Strip whitespace and trailing slashes; add ``http://`` when no scheme is given.
+
+    >>> normalise_url(" 127.0.0.1:8765/ ")
+    'http://127.0.0.1:8765'
+    """
+    url = url.strip().rstrip("/")
+    if "://" not in url:
+        url = "http://" + url
+    return url
+
+
+def is_loopback(url: str) -> bool:
+    """Whether ``url`` points at this machine (``localhost``, ``127.0.0.0/8``, ``::1``).
+
+    >>> is_loopback("http://127.0.0.1:8765"), is_loopback("http://localhost"), is_loopback("http://10.0.0.2")
+    (True, True, False)
+    """
+    host = urllib.parse.urlsplit(normalise_url(url)).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class BackendClient:
+    """Blocking client for one backend (create one per job; cheap).
+
+    Args:
+        url: backend base URL, e.g. ``http://127.0.0.1:8765``.
+        timeout: seconds allowed for each request (connect + read).
+        token: API token sent as ``Authorization: Bearer`` (remote servers need one).
+        online_access: Blender's ``bpy.app.online_access``; when False only loopback URLs are allowed.
+    """
+
+    def __init__(self, url: str, timeout: float = 10.0, token: str = "", online_access: bool = True) -> None:
+        self.url = normalise_url(url)
+        if not (timeout > 0):
+            raise ValueError(f"timeout must be positive; got {timeout}")
+        self.timeout = float(timeout)
+        self.token = token.strip()
+        self.online_access = bool(online_access)
+
+    # ------------------------------------------------------------------------------------------ transport
+    def _request(
+        self, method: str, path: str, body: Any = None, query: dict | None = None
+    ) -> tuple[bytes, str]:
+        """Send one request; returns ``(body bytes, content type)``."""
+        if not self.online_access and not is_loopback(self.url):
+            raise OnlineAccessError(self.url)
+        full = self.url + path + (("?" + urllib.parse.urlencode(query)) if query else "")
+        data = None
+        headers = {"User-Agent": _USER_AGENT, "Accept": "application/json, image/png, text/plain"}
+        if body is not None:
+            data = json.dumps(body, separators=(",", ":")).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        req = urllib.request.Request(full, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return resp.read(), resp.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as exc:
+            raise BackendHTTPError(full, exc.code, self._detail(exc)) from None
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, (TimeoutError, socket.timeout)):
+                raise BackendTimeoutError(self.url, self.timeout) from None
+            raise BackendUnreachableError(
+                self.url, str(getattr(exc.reason, "strerror", "") or exc.reason)
+            ) from None
+        except TimeoutError:
+            raise BackendTimeoutError(self.url, self.timeout) from None
+        except (ConnectionError, OSError) as exc:  # reset mid-answer, remote closed, ...
+            raise BackendUnreachableError(self.url, exc.strerror or type(exc).__name__) from None
+
+    @staticmethod
+    def _detail(exc: urllib.error.HTTPError) -> str:
+        """The ``detail`` message of an error answer (or its text / reason)."""
+        try:
+            raw = exc.read()
+        except OSError:
+            raw = b""
+        try:
+            detail = json.loads(raw.decode("utf-8")).get("detail")
+        except (ValueError, AttributeError, UnicodeDecodeError):
+            detail = None
+        if isinstance(detail, list):  # FastAPI validation errors: [{"loc": [...], "msg": ...}]
+            detail = "; ".join(
+                f"{'.'.join(str(x) for x in d.get('loc', []))}: {d.get('msg', '')}"
+                if isinstance(d, dict)
+                else str(d)
+                for d in detail
+            )
+        if detail:
+            return str(detail)
+        text = raw.decode("utf-8", "replace").strip()
+        return text[:300] if text else str(exc.reason)
+
+    def _json(self, method: str, path: str, body: Any = None, query: dict | None = None) -> Any:
+        raw, _ = self._request(method, path, body, query)
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadResponseError(f"{self.url}{path} did not answer JSON ({exc})") from None
+
+    def _png(self, path: str, query: dict | None = None) -> bytes:
+        raw, ctype = self._request("GET", path, query=query)
+        if not raw.startswith(b"\x89PNG"):
+            raise BadResponseError(f"{self.url}{path} did not answer a PNG image (content type {ctype!r})")
+        return raw
+
+    # ---------------------------------------------------------------------------------------- endpoints
+    def health(self) -> Health:
+        """``GET /health``."""
+        return Health.from_json(self._json("GET", "/health"))
+
+    def search(
+        self, text: str, k: int = 10, min_duration: float | None = None, max_duration: float | None = None
+    ) -> list[SearchHit]:
+        """``POST /search``: hits, best first."""
+        return SearchHit.list_from_json(
+            self._json("POST", "/search", search_request(text, k, min_duration, max_duration))
+        )
+
+    def motion(self, motion_id: str) -> MotionData:
+        """``GET /motions/{id}``: the canonical clip (20 fps, metres, Y up)."""
+        return MotionData.from_json(self._json("GET", f"/motions/{urllib.parse.quote(motion_id, safe='')}"))
+
+    def preview_png(self, motion_id: str) -> bytes:
+        """``GET /motions/{id}/preview.png``: the filmstrip thumbnail."""
+        return self._png(f"/motions/{urllib.parse.quote(motion_id, safe='')}/preview.png")
+
+    def explain_png(self, text: str, motion_id: str) -> bytes:
+        """``GET /explain.png?text=...&id=...``: the alignment picture."""
+        return self._png("/explain.png", {"text": text, "id": motion_id})
+
+    def describe(self, joints_yup: np.ndarray, fps: float, k: int = 5) -> DescribeResult:
+        """``POST /describe`` with ``(T, 22, 3)`` Y-up joints at ``fps``."""
+        return DescribeResult.from_json(self._json("POST", "/describe", describe_request(joints_yup, fps, k)))

@@ -1,0 +1,319 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Operators that submit search / describe / health jobs, and the main-thread callbacks that show results.
+
+Operators never do HTTP themselves: they snapshot the preferences, build a :class:`BackendClient` and hand
+a closure to :mod:`.jobs`. The callbacks below run on the main thread (from the timer) and fill the
+panel's properties.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import bpy
+
+from . import jobs, previews
+from .client import BackendClient, is_loopback
+from .errors import AddonError, OnlineAccessError
+from .heat import matched_words
+from .payloads import Alignment, DescribeResult, Prefs, SearchHit
+from .preferences import online_access, snapshot
+from .properties import bone_map_dict, object_state, set_bone_map, set_status, state
+
+__all__ = [
+    "MOTIONSEARCH_OT_check_backend",
+    "MOTIONSEARCH_OT_describe",
+    "MOTIONSEARCH_OT_search",
+    "alignment_to_json",
+    "classes",
+    "make_client",
+    "on_caption_selected",
+    "on_hit_selected",
+    "show_description",
+    "show_error",
+    "show_hits",
+    "show_words",
+]
+
+
+#: explain picture currently being downloaded (avoids a second request when the selection is set twice)
+_PENDING: dict[str, str] = {}
+
+
+def make_client(prefs: Prefs) -> BackendClient:
+    """A client for the configured backend; refuses non-loopback URLs while online access is off."""
+    if not online_access() and not is_loopback(prefs.url):
+        raise OnlineAccessError(prefs.url)
+    return BackendClient(prefs.url, prefs.timeout, prefs.token, online_access())
+
+
+def show_error(exc: BaseException) -> None:
+    """Job error callback: a clear status line, never a traceback in the UI."""
+    if isinstance(exc, AddonError):
+        set_status(str(exc), error=True)
+    else:
+        set_status(f"unexpected error: {type(exc).__name__}: {exc}", error=True)
+
+
+def alignment_to_json(alignment: Alignment) -> str:
+    """Alignment -> compact JSON (the grid is dropped: the add-on only needs the strengths)."""
+    d = asdict(alignment)
+    d["grid"] = []
+    return json.dumps(d, separators=(",", ":"))
+
+
+def show_words(alignment: Alignment | None) -> None:
+    """Fill the matched-words list of the panel."""
+    st = state()
+    st.words.clear()
+    if alignment is None:
+        return
+    for w in matched_words(alignment):
+        row = st.words.add()
+        row.token, row.score, row.part, row.start, row.end = w.token, w.score, w.part, w.start, w.end
+
+
+def _fetch_previews(prefs: Prefs, ids: list[str]) -> None:
+    """Download thumbnails one by one on a worker; each is shown as soon as it arrives."""
+    client = make_client(prefs)
+
+    def work(emit):
+        for motion_id in ids:
+            try:
+                emit((motion_id, client.preview_png(motion_id)))
+            except AddonError:
+                continue  # a missing thumbnail is not worth an error line
+        return len(ids)
+
+    def on_item(item: tuple[str, bytes]) -> None:
+        previews.store(previews.key_for_preview(item[0]), item[1])
+        set_status(state().status, state().status_is_error)  # redraw
+
+    jobs.get_queue().submit(
+        "previews", work, on_done=lambda n: None, on_error=lambda e: None, on_item=on_item
+    )
+
+
+def show_hits(text: str, hits: list[SearchHit], prefs: Prefs) -> None:
+    """Search callback: fill the result list, start the thumbnails, select the best hit."""
+    st = state()
+    st.hits.clear()
+    st.searched_text = text
+    for h in hits:
+        row = st.hits.add()
+        row.name = h.id
+        row.motion_id, row.caption, row.score, row.duration = h.id, h.caption, h.score, h.duration
+        row.dataset, row.source = h.dataset, h.source
+        row.segment_start, row.segment_end = h.segment.start, h.segment.end
+        row.alignment_json = alignment_to_json(h.alignment)
+    set_status(
+        f'{len(hits)} result{"s" if len(hits) != 1 else ""} for "{text}"'
+        if hits
+        else f'no results for "{text}"'
+    )
+    if hits:
+        _fetch_previews(prefs, [h.id for h in hits])
+        st.hit_index = 0
+        on_hit_selected(bpy.context)
+
+
+def on_hit_selected(context: bpy.types.Context) -> None:
+    """Selection changed: show its matched words and fetch its explain picture."""
+    st = state(context)
+    if not (0 <= st.hit_index < len(st.hits)):
+        show_words(None)
+        return
+    hit = st.hits[st.hit_index]
+    show_words(Alignment.from_json(json.loads(hit.alignment_json)) if hit.alignment_json else None)
+    text = st.searched_text or st.query
+    key = previews.key_for_explain(hit.motion_id, text)
+    if previews.has(key):
+        st.explain_key = key
+        return
+    queue = jobs.get_queue()
+    if _PENDING.get("explain") == key and queue.busy("explain"):
+        return  # already on its way (selection set twice)
+    _PENDING["explain"] = key
+    try:
+        client = make_client(snapshot(context))
+    except AddonError as exc:
+        show_error(exc)
+        return
+    motion_id = hit.motion_id
+
+    def done(png: bytes) -> None:
+        previews.store(key, png)
+        state().explain_key = key
+        set_status(state().status, state().status_is_error)
+
+    queue.submit(
+        "explain", lambda emit: client.explain_png(text, motion_id), on_done=done, on_error=show_error
+    )
+
+
+def on_caption_selected(context: bpy.types.Context) -> None:
+    """A describe caption was picked: show its words and colour the described armature by it."""
+    st = state(context)
+    if not (0 <= st.caption_index < len(st.captions)):
+        return
+    cap = st.captions[st.caption_index]
+    alignment = Alignment.from_json(json.loads(cap.alignment_json))
+    show_words(alignment)
+    obj = context.active_object
+    if obj is None or obj.type != "ARMATURE" or not obj.motion_search.alignment_json:
+        return
+    ost = object_state(obj)
+    if ost.text == cap.text and ost.alignment_json == cap.alignment_json:
+        return
+    from .anim.colouring import apply_colouring
+    from .anim.motion import scene_fps
+
+    ost.text, ost.alignment_json = cap.text, cap.alignment_json
+    if ost.colouring:
+        apply_colouring(
+            obj, alignment, bone_map_dict(obj), ost.frame_start, scene_fps(context.scene), text=cap.text
+        )
+
+
+def show_description(obj_name: str, frame_start: int, result: DescribeResult, colour: bool = True) -> None:
+    """Describe callback: list the captions and colour the armature by the best one."""
+    st = state()
+    st.captions.clear()
+    st.similar.clear()
+    for h in result.similar_motions:
+        row = st.similar.add()
+        row.name = h.id
+        row.motion_id, row.caption, row.score, row.duration, row.dataset = (
+            h.id,
+            h.caption,
+            h.score,
+            h.duration,
+            h.dataset,
+        )
+    for c in result.captions:
+        row = st.captions.add()
+        row.name = c.text[:60]
+        row.text, row.score, row.alignment_json = c.text, c.score, alignment_to_json(c.alignment)
+    if not result.captions:
+        set_status("the backend proposed no caption")
+        return
+    best = result.captions[0]
+    show_words(best.alignment)
+    obj = bpy.data.objects.get(obj_name)
+    if obj is not None:
+        ost = object_state(obj)
+        ost.text, ost.alignment_json, ost.frame_start = (
+            best.text,
+            st.captions[0].alignment_json,
+            float(frame_start),
+        )
+        if colour:
+            from .anim.colouring import apply_colouring
+            from .anim.motion import scene_fps
+
+            apply_colouring(
+                obj,
+                best.alignment,
+                bone_map_dict(obj),
+                frame_start,
+                scene_fps(bpy.context.scene),
+                text=best.text,
+            )
+    st.caption_index = 0
+    set_status(f'best description: "{best.text}" ({best.score:.3f})')
+
+
+class MOTIONSEARCH_OT_search(bpy.types.Operator):
+    """Search the motion library for the text in the query field"""
+
+    bl_idname = "motion_search.search"
+    bl_label = "Search"
+    bl_options = {"REGISTER"}  # noqa: RUF012 - Blender reads a set
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        st = state(context)
+        text = st.query.strip()
+        if not text:
+            set_status("type a description first, e.g. 'a person waves with the left hand'", error=True)
+            return {"CANCELLED"}
+        prefs = snapshot(context)
+        try:
+            client = make_client(prefs)
+        except AddonError as exc:
+            show_error(exc)
+            return {"CANCELLED"}
+        set_status(f'searching "{text}" ...')
+        jobs.get_queue().submit(
+            "search", lambda emit: client.search(text, prefs.k),
+            on_done=lambda hits: show_hits(text, hits, prefs), on_error=show_error,
+        )  # fmt: skip
+        return {"FINISHED"}
+
+
+class MOTIONSEARCH_OT_describe(bpy.types.Operator):
+    """Sample the active armature's animation and ask the backend which captions describe it best"""
+
+    bl_idname = "motion_search.describe"
+    bl_label = "Find Description for This Animation"
+    bl_options = {"REGISTER"}  # noqa: RUF012 - Blender reads a set
+
+    colour: bpy.props.BoolProperty(name="Colour", default=True, description="Colour by the best caption")  # type: ignore[valid-type]
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        obj = context.active_object
+        return obj is not None and obj.type == "ARMATURE"
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        from .anim.sample import sample_joints
+        from .rigmap import detect_mapping
+
+        obj = context.active_object
+        mapping = bone_map_dict(obj)
+        if not mapping:
+            names = [b.name for b in obj.data.bones]
+            parents = [names.index(b.parent.name) if b.parent else -1 for b in obj.data.bones]
+            mapping = detect_mapping(names, parents)
+            set_bone_map(obj, mapping)
+        prefs = snapshot(context)
+        try:
+            client = make_client(prefs)
+            sampled = sample_joints(context, obj, mapping)
+        except AddonError as exc:
+            show_error(exc)
+            return {"CANCELLED"}
+        k = state(context).describe_count
+        name, start, colour = obj.name, sampled.frame_start, self.colour
+        set_status(f"describing {sampled.joints.shape[0]} frames of {name} ...")
+        jobs.get_queue().submit(
+            "describe", lambda emit: client.describe(sampled.joints, sampled.fps, k),
+            on_done=lambda res: show_description(name, start, res, colour), on_error=show_error,
+        )  # fmt: skip
+        return {"FINISHED"}
+
+
+class MOTIONSEARCH_OT_check_backend(bpy.types.Operator):
+    """Ask the backend whether it is up (GET /health)"""
+
+    bl_idname = "motion_search.check_backend"
+    bl_label = "Check Backend"
+    bl_options = {"REGISTER"}  # noqa: RUF012 - Blender reads a set
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        prefs = snapshot(context)
+        try:
+            client = make_client(prefs)
+        except AddonError as exc:
+            show_error(exc)
+            return {"CANCELLED"}
+        set_status(f"contacting {client.url} ...")
+        jobs.get_queue().submit(
+            "health", lambda emit: client.health(),
+            on_done=lambda h: set_status(f"backend OK at {client.url}: {h.library_size} clips, model {h.model}"),
+            on_error=show_error,
+        )  # fmt: skip
+        return {"FINISHED"}
+
+
+classes = (MOTIONSEARCH_OT_search, MOTIONSEARCH_OT_describe, MOTIONSEARCH_OT_check_backend)

@@ -1,0 +1,353 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Dataclasses mirroring the backend's JSON schemas (``docs/api.md``), plus request builders (pure).
+
+``from_json`` checks every field the add-on relies on and raises :class:`BadResponseError` naming the
+field (``results[2].alignment.tokens``) when the server's answer does not follow the contract. Field names
+equal the server's JSON keys, so a test can compare them with ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from .errors import BadResponseError, MotionDataError
+
+__all__ = [
+    "Alignment",
+    "Caption",
+    "DescribeResult",
+    "Health",
+    "MotionData",
+    "MotionMetadata",
+    "Prefs",
+    "SearchHit",
+    "TimeSpan",
+    "TokenBest",
+    "describe_request",
+    "schema_fields",
+    "search_request",
+]
+
+
+def _req(d: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    """``d[key]`` checked to be of ``kind`` (ints count as floats; bools never count as numbers)."""
+    if not isinstance(d, dict):
+        raise BadResponseError(f"{where or 'response'} must be a JSON object; got {type(d).__name__}")
+    if key not in d:
+        raise BadResponseError(f"{where + '.' if where else ''}{key} is missing from the backend's answer")
+    v = d[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if float in kinds and isinstance(v, int) and not isinstance(v, bool):
+        return float(v)
+    if not isinstance(v, kinds) or (isinstance(v, bool) and bool not in kinds):
+        names = "/".join(k.__name__ for k in kinds)
+        raise BadResponseError(f"{where + '.' if where else ''}{key} must be {names}; got {type(v).__name__}")
+    return v
+
+
+def _floats(values: Any, where: str, allow_none: bool = False) -> list:
+    """A list of numbers (or ``None`` when allowed)."""
+    if not isinstance(values, list):
+        raise BadResponseError(f"{where} must be a list; got {type(values).__name__}")
+    out = []
+    for i, v in enumerate(values):
+        if v is None and allow_none:
+            out.append(None)
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out.append(float(v))
+        else:
+            raise BadResponseError(f"{where}[{i}] must be a number; got {v!r}")
+    return out
+
+
+@dataclass(frozen=True)
+class Prefs:
+    """A snapshot of the add-on preferences handed to worker threads (no bpy objects cross threads).
+
+    Attributes:
+        url: backend base URL.
+        k: number of search results.
+        timeout: seconds per HTTP request.
+        token: optional API token (``Authorization: Bearer``).
+        root_motion: keep the root's travel on import (False = in place).
+        target: ``"NEW"`` (new armature) or ``"SELECTED"`` (the selected armature).
+    """
+
+    url: str = "http://127.0.0.1:8765"
+    k: int = 10
+    timeout: float = 10.0
+    token: str = ""
+    root_motion: bool = True
+    target: str = "NEW"
+
+
+@dataclass(frozen=True)
+class Health:
+    """``GET /health``."""
+
+    status: str
+    model: str
+    library_size: int
+
+    @classmethod
+    def from_json(cls, d: Any) -> Health:
+        return cls(_req(d, "status", str, ""), _req(d, "model", str, ""), _req(d, "library_size", int, ""))
+
+
+@dataclass(frozen=True)
+class TimeSpan:
+    """Seconds."""
+
+    start: float
+    end: float
+
+    @classmethod
+    def from_json(cls, d: Any, where: str) -> TimeSpan:
+        return cls(_req(d, "start", float, where), _req(d, "end", float, where))
+
+
+@dataclass(frozen=True)
+class TokenBest:
+    """Best patch of one word."""
+
+    part: str
+    window: int
+    start: float
+    end: float
+
+    @classmethod
+    def from_json(cls, d: Any, where: str) -> TokenBest:
+        return cls(
+            _req(d, "part", str, where), _req(d, "window", int, where),
+            _req(d, "start", float, where), _req(d, "end", float, where),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Why a clip matched a text (see ``docs/api.md``)."""
+
+    tokens: list[str]
+    parts: list[str]
+    windows: list[TimeSpan]
+    grid: list
+    token_scores: list[float]
+    token_best: list[TokenBest]
+    part_strength: dict[str, float]
+    joint_strength: dict[str, float]
+    window_strength: list[float]
+    joint_window_strength: dict[str, list[float]]
+
+    @classmethod
+    def from_json(cls, d: Any, where: str = "alignment") -> Alignment:
+        tokens = _req(d, "tokens", list, where)
+        windows = [
+            TimeSpan.from_json(w, f"{where}.windows[{i}]")
+            for i, w in enumerate(_req(d, "windows", list, where))
+        ]
+        scores = _floats(_req(d, "token_scores", list, where), f"{where}.token_scores")
+        best = [
+            TokenBest.from_json(b, f"{where}.token_best[{i}]")
+            for i, b in enumerate(_req(d, "token_best", list, where))
+        ]
+        if not (len(tokens) == len(scores) == len(best)):
+            raise BadResponseError(
+                f"{where}: tokens ({len(tokens)}), token_scores ({len(scores)}) and token_best ({len(best)}) differ in length"
+            )
+        jws = _req(d, "joint_window_strength", dict, where)
+        return cls(
+            tokens=[str(t) for t in tokens],
+            parts=[str(p) for p in _req(d, "parts", list, where)],
+            windows=windows,
+            grid=_req(d, "grid", list, where),
+            token_scores=scores,
+            token_best=best,
+            part_strength={k: float(v) for k, v in _req(d, "part_strength", dict, where).items()},
+            joint_strength={k: float(v) for k, v in _req(d, "joint_strength", dict, where).items()},
+            window_strength=_floats(
+                _req(d, "window_strength", list, where), f"{where}.window_strength", True
+            ),
+            joint_window_strength={
+                k: _floats(v, f"{where}.joint_window_strength.{k}", True) for k, v in jws.items()
+            },
+        )
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One search result (also a ``similar_motions`` entry)."""
+
+    id: str
+    score: float
+    caption: str
+    source: str
+    dataset: str
+    duration: float
+    segment: TimeSpan
+    alignment: Alignment
+
+    @classmethod
+    def from_json(cls, d: Any, where: str = "hit") -> SearchHit:
+        return cls(
+            id=_req(d, "id", str, where),
+            score=_req(d, "score", float, where),
+            caption=_req(d, "caption", str, where),
+            source=_req(d, "source", str, where),
+            dataset=_req(d, "dataset", str, where),
+            duration=_req(d, "duration", float, where),
+            segment=TimeSpan.from_json(_req(d, "segment", dict, where), f"{where}.segment"),
+            alignment=Alignment.from_json(_req(d, "alignment", dict, where), f"{where}.alignment"),
+        )
+
+    @classmethod
+    def list_from_json(cls, d: Any) -> list[SearchHit]:
+        """``POST /search`` answer -> hits, best first."""
+        return [cls.from_json(h, f"results[{i}]") for i, h in enumerate(_req(d, "results", list, ""))]
+
+
+@dataclass(frozen=True)
+class Caption:
+    """One ranked caption of ``/describe``."""
+
+    text: str
+    score: float
+    alignment: Alignment
+
+    @classmethod
+    def from_json(cls, d: Any, where: str) -> Caption:
+        return cls(
+            _req(d, "text", str, where), _req(d, "score", float, where),
+            Alignment.from_json(_req(d, "alignment", dict, where), f"{where}.alignment"),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DescribeResult:
+    """``POST /describe`` answer."""
+
+    captions: list[Caption]
+    similar_motions: list[SearchHit]
+
+    @classmethod
+    def from_json(cls, d: Any) -> DescribeResult:
+        caps = [Caption.from_json(c, f"captions[{i}]") for i, c in enumerate(_req(d, "captions", list, ""))]
+        sims = [
+            SearchHit.from_json(h, f"similar_motions[{i}]")
+            for i, h in enumerate(_req(d, "similar_motions", list, ""))
+        ]
+        return cls(caps, sims)
+
+
+@dataclass(frozen=True)
+class MotionMetadata:
+    """Clip metadata; only the fields the add-on shows are required."""
+
+    id: str
+    dataset: str = ""
+    source: str = ""
+    licence: str = ""
+    duration: float = 0.0
+    captions: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, d: Any, where: str = "metadata") -> MotionMetadata:
+        caps = d.get("captions", []) if isinstance(d, dict) else []
+        return cls(
+            id=_req(d, "id", str, where),
+            dataset=str(d.get("dataset", "")),
+            source=str(d.get("source", "")),
+            licence=str(d.get("licence", "")),
+            duration=float(d.get("duration", 0.0) or 0.0),
+            captions=[str(c) for c in caps] if isinstance(caps, list) else [],
+        )
+
+
+@dataclass(frozen=True)
+class MotionData:
+    """``GET /motions/{id}``: the canonical clip (``joints`` as a ``(T, J, 3)`` float64 array, Y up)."""
+
+    id: str
+    fps: float
+    joint_names: list[str]
+    parents: list[int]
+    joints: np.ndarray
+    metadata: MotionMetadata
+
+    @classmethod
+    def from_json(cls, d: Any) -> MotionData:
+        names = [str(n) for n in _req(d, "joint_names", list, "")]
+        parents = _req(d, "parents", list, "")
+        if len(parents) != len(names) or not all(
+            isinstance(p, int) and -1 <= p < i for i, p in enumerate(parents)
+        ):
+            raise BadResponseError(
+                f"parents must give one index per joint name, -1 or an earlier joint's; got {parents}"
+            )
+        fps = _req(d, "fps", float, "")
+        if not (math.isfinite(fps) and fps > 0):
+            raise BadResponseError(f"fps must be a positive number; got {fps}")
+        try:
+            joints = np.asarray(_req(d, "joints", list, ""), dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise BadResponseError(f"joints must be a [T][J][3] list of numbers ({exc})") from None
+        if joints.ndim != 3 or joints.shape[1:] != (len(names), 3) or joints.shape[0] == 0:
+            raise BadResponseError(f"joints must have shape (T>0, {len(names)}, 3); got {joints.shape}")
+        if not np.isfinite(joints).all():
+            raise BadResponseError("joints contains non-finite values")
+        return cls(
+            id=_req(d, "id", str, ""), fps=fps, joint_names=names, parents=[int(p) for p in parents],
+            joints=joints, metadata=MotionMetadata.from_json(_req(d, "metadata", dict, "")),
+        )  # fmt: skip
+
+
+def search_request(
+    text: str, k: int, min_duration: float | None = None, max_duration: float | None = None
+) -> dict:
+    """Body of ``POST /search``.
+
+    >>> search_request("a person waves", 5)
+    {'text': 'a person waves', 'k': 5}
+    """
+    body: dict[str, Any] = {"text": text, "k": int(k)}
+    if min_duration is not None:
+        body["min_duration"] = float(min_duration)
+    if max_duration is not None:
+        body["max_duration"] = float(max_duration)
+    return body
+
+
+def describe_request(joints_yup: np.ndarray, fps: float, k: int) -> dict:
+    """Body of ``POST /describe``.
+
+    Args:
+        joints_yup: ``(T, 22, 3)`` SMPL-22 positions, metres, **Y up**.
+        fps: their frame rate.
+        k: captions / similar motions wanted.
+
+    Raises:
+        MotionDataError: wrong shape, no frames, non-finite values or a bad fps.
+    """
+    j = np.asarray(joints_yup, dtype=np.float64)
+    if j.ndim != 3 or j.shape[1:] != (22, 3) or j.shape[0] == 0:
+        raise MotionDataError(f"describe joints must have shape (T>0, 22, 3); got {j.shape}")
+    if not np.isfinite(j).all():
+        raise MotionDataError("describe joints contain non-finite values")
+    if not (math.isfinite(fps) and fps > 0):
+        raise MotionDataError(f"describe fps must be a positive number; got {fps}")
+    return {"joints": np.round(j, 5).tolist(), "fps": float(fps), "k": int(k)}
+
+
+def schema_fields() -> dict[str, set[str]]:
+    """Field names of each response dataclass, keyed by the server schema name (for the contract test)."""
+    out = {
+        c.__name__: {f.name for f in fields(c)}
+        for c in (Health, TimeSpan, TokenBest, Alignment, SearchHit, Caption, DescribeResult)
+    }
+    out["HealthResponse"] = out.pop("Health")
+    out["DescribeResponse"] = out.pop("DescribeResult")
+    out["MotionData"] = {f.name for f in fields(MotionData)}
+    return out
