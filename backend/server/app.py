@@ -1,0 +1,69 @@
+"""The FastAPI application factory.
+
+``create_app(settings)`` builds the app; its lifespan loads the model and the index once
+(:meth:`SearchEngine.load`) unless an engine is passed in (the CLI loads it first so that a bad index
+or checkpoint fails before the port is bound, with a clear message).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from backend import __version__
+from backend.server.engine import SearchEngine
+from backend.server.errors import install_error_handlers
+from backend.server.routes import describe, explain, health, library, motions, search
+from backend.server.settings import ServerSettings, check_binding
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+_DESCRIPTION = """Text <-> motion search over a motion library (late interaction over body part x time patches).
+
+The stable contract is `docs/api.md`. With an API token configured, every endpoint except `GET /health`
+(and these docs) needs `Authorization: Bearer <token>`."""
+
+
+def create_app(settings: ServerSettings | None = None, *, engine: SearchEngine | None = None) -> FastAPI:
+    """Build the application.
+
+    Args:
+        settings: server settings (default: read from the environment).
+        engine: an already loaded engine; when None the lifespan loads one from ``settings`` and
+            closes it on shutdown.
+
+    Returns:
+        The FastAPI app (OpenAPI at ``/docs`` and ``/openapi.json``).
+
+    Raises:
+        ConfigError: unsafe binding (non-loopback host without ``allow_remote`` and a token).
+    """
+    settings = settings if settings is not None else ServerSettings()
+    check_binding(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = engine is None
+        eng = await run_in_threadpool(SearchEngine.load, settings) if owned else engine
+        app.state.engine = eng
+        log.info("serving %d clips with model %s", eng.library_size, eng.model_name)
+        try:
+            yield
+        finally:
+            app.state.engine = None
+            if owned:
+                eng.close()
+
+    app = FastAPI(title="Motion Search", version=__version__, description=_DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = None
+    install_error_handlers(app)
+    for module in (health, search, describe, motions, explain, library):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,351 @@
+"""SearchEngine: the model, the index, search / describe / alignment and rendering glued together (no HTTP).
+
+The engine holds one :class:`~backend.index.search.Searcher` over one committed generation of the index.
+Reads (search, describe, motions, previews, explain) take whatever searcher is current, so they never
+block each other. Writes (add / remove) are serialised by a lock, committed atomically by
+:class:`~backend.index.writer.IndexWriter`, and then a new searcher is swapped in. A change committed by
+another process (``python -m backend index add``) is picked up on the next request: the manifest's
+signature (mtime, inode, size) is checked (one ``stat``) before every read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import tempfile
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from backend.errors import (
+    BvhError,
+    CheckpointError,
+    IndexError_,
+    InvalidInputError,
+    MotionDataError,
+    NotFoundError,
+    RigMappingError,
+)
+from backend.motion.clip import Clip
+from backend.motion.kinematics.skeleton import BAND_NAMES, SMPL_JOINT_NAMES
+from backend.server.errors import ConflictError
+
+if TYPE_CHECKING:
+    from backend.index.search import Hit, Searcher
+    from backend.server.settings import ServerSettings
+
+__all__ = ["CLIP_ID_PATTERN", "EXPLAIN_CACHE_SIZE", "PREVIEW_POSES", "PREVIEW_SIZE", "SearchEngine"]
+
+log = logging.getLogger(__name__)
+
+#: ids accepted for new clips (``POST /library``)
+CLIP_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+PREVIEW_SIZE = (720, 180)
+PREVIEW_POSES = 6
+#: explanation figures kept in memory
+EXPLAIN_CACHE_SIZE = 32
+_PREVIEW_VERSION = "1"  # bump when the drawing changes, so cached PNGs are re-rendered
+_HEADER = "header.json"
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._-")[:80] or "clip"
+
+
+class SearchEngine:
+    """Index + model + search + alignment + rendering.
+
+    Args:
+        model: a ``MotionTextRetrieval`` in eval mode.
+        index_dir: the index folder (built with this model).
+        preview_cache_dir: folder for cached preview PNGs (created on first use).
+        model_name: name reported by ``/health`` (default: the index header's ``model_name``, or the
+            checkpoint checksum).
+
+    Raises:
+        IndexError_: missing / corrupt index folder.
+        IndexMismatchError: the index was built by another checkpoint.
+    """
+
+    def __init__(self, model: Any, index_dir: Path | str, *, preview_cache_dir: Path | str,
+                 model_name: str | None = None) -> None:  # fmt: skip
+        self.model = model
+        self.index_dir = Path(index_dir)
+        self.preview_cache_dir = Path(preview_cache_dir)
+        self._write_lock = threading.Lock()
+        self._explain_lock = threading.Lock()
+        self._explain_cache: OrderedDict[tuple[int, str, str], bytes] = OrderedDict()
+        self._header_mtime: tuple[int, int, int] | None = None
+        self._searcher: Searcher = self._open()
+        name = model_name or self._searcher.index.header.model_name or "model"
+        self.model_name = f"{name}@{model.checksum()[:12]}"
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, settings: ServerSettings) -> SearchEngine:
+        """Load the checkpoint and open the index named by ``settings``.
+
+        Raises:
+            CheckpointError: missing / invalid checkpoint folder (names it).
+            IndexError_: missing / invalid index folder (names it and how to build one).
+            IndexMismatchError: the index was built by a different checkpoint.
+        """
+        import torch
+
+        from backend.model.retrieval import MotionTextRetrieval
+
+        if settings.torch_threads:
+            torch.set_num_threads(settings.torch_threads)
+        ckpt = Path(settings.checkpoint_dir)
+        if not ckpt.is_dir():
+            raise CheckpointError(f"checkpoint folder not found: {ckpt} (pass --checkpoint DIR)")
+        index_dir = Path(settings.index_dir)
+        if not (index_dir / _HEADER).is_file():
+            raise IndexError_(
+                f"no index at {index_dir.resolve()} (pass --index DIR; build one with "
+                "'python -m backend index build')"
+            )
+        model = MotionTextRetrieval.from_pretrained(ckpt)
+        engine = cls(model, index_dir, preview_cache_dir=settings.resolved_preview_cache_dir(),
+                     model_name=None)  # fmt: skip
+        if not engine._searcher.index.header.model_name:
+            engine.model_name = f"{ckpt.name}@{model.checksum()[:12]}"
+        return engine
+
+    def _manifest_mtime(self) -> tuple[int, int, int] | None:
+        """``(mtime_ns, inode, size)`` of the manifest: every commit replaces it (new inode)."""
+        try:
+            st = os.stat(self.index_dir / _HEADER)
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_ino, st.st_size
+
+    def _open(self) -> Searcher:
+        from backend.index.search import Searcher
+        from backend.index.store import MotionIndex
+
+        mtime = self._manifest_mtime()
+        index = MotionIndex.open(self.index_dir, expected_checksum=self.model.checksum())
+        searcher = Searcher(index, self.model)
+        self._header_mtime = mtime
+        return searcher
+
+    def _current(self) -> Searcher:
+        """The current searcher, reopened first when another process committed a change."""
+        if self._manifest_mtime() != self._header_mtime and self._write_lock.acquire(timeout=30):
+            try:
+                if self._manifest_mtime() != self._header_mtime:
+                    log.info("index %s changed on disk; reloading", self.index_dir)
+                    self._searcher = self._open()
+            finally:
+                self._write_lock.release()
+        return self._searcher
+
+    def close(self) -> None:
+        """Release the index (memory maps are dropped with the searcher)."""
+        self._searcher = None  # type: ignore[assignment]
+
+    # ------------------------------------------------------------------ info
+    @property
+    def library_size(self) -> int:
+        """Number of live clips."""
+        return len(self._current().index)
+
+    # ------------------------------------------------------------------ search
+    def search(self, text: str, k: int = 10, *, min_duration: float | None = None,
+               max_duration: float | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        """Text -> up to ``k`` ``SearchHit`` dicts (docs/api.md), best first."""
+        s = self._current()
+        enc = s.encode_query(text)
+        hits = s.search_encoded(enc, k, min_duration=min_duration, max_duration=max_duration)
+        return [self._hit_dict(h, s.align(enc, h)) for h in hits]
+
+    @staticmethod
+    def _hit_dict(hit: Hit, alignment: dict[str, Any]) -> dict[str, Any]:
+        meta = hit.record.meta
+        return {
+            "id": hit.clip_id,
+            "score": float(hit.score),
+            "caption": hit.record.caption,
+            "source": meta.source,
+            "dataset": meta.dataset,
+            "duration": float(meta.duration),
+            "segment": {"start": float(hit.start), "end": float(hit.end)},
+            "alignment": alignment,
+        }
+
+    # ------------------------------------------------------------------ describe
+    def describe(self, joints: np.ndarray, fps: float, k: int = 5) -> dict[str, Any]:
+        """Motion -> ``{"captions": [Caption], "similar_motions": [SearchHit]}``.
+
+        ``similar_motions[i].alignment`` explains the similar clip with the best caption's words (it is
+        empty when the caption bank is empty).
+        """
+        from backend.index.description import caption_alignment, describe
+
+        s = self._current()
+        d = describe(s, joints, float(fps), k)
+        captions = [{"text": c.text, "score": float(c.score), "alignment": caption_alignment(s, d, c)}
+                    for c in d.captions]  # fmt: skip
+        enc = s.encode_query(d.captions[0].text) if d.captions else None
+        similar = [self._hit_dict(h, s.align(enc, h) if enc is not None else self._empty_alignment(h))
+                   for h in d.similar]  # fmt: skip
+        return {"captions": captions, "similar_motions": similar}
+
+    @staticmethod
+    def _empty_alignment(hit: Hit) -> dict[str, Any]:
+        """An alignment without words (all strengths 0) over the hit's time windows."""
+        n = int(hit.n_windows)
+        windows = [{"start": hit.start + 0.8 * w, "end": hit.start + 0.8 * (w + 1)} for w in range(n)]
+        return {"tokens": [], "parts": list(BAND_NAMES), "windows": windows, "grid": [], "token_scores": [],
+                "token_best": [], "part_strength": dict.fromkeys(BAND_NAMES, 0.0),
+                "joint_strength": dict.fromkeys(SMPL_JOINT_NAMES, 0.0), "window_strength": [0.0] * n,
+                "joint_window_strength": {j: [0.0] * n for j in SMPL_JOINT_NAMES}}  # fmt: skip
+
+    # ------------------------------------------------------------------ motions
+    def clip(self, clip_id: str) -> Clip:
+        """The canonical clip (joints + metadata); raises :class:`NotFoundError`."""
+        index = self._current().index
+        rec = index.record(clip_id)
+        return Clip(joints=index.joints(clip_id), meta=rec.meta)
+
+    @staticmethod
+    def joints_to_list(joints: np.ndarray) -> list:
+        """``(T, 22, 3)`` -> nested lists rounded to 0.01 mm (compact JSON)."""
+        return np.round(np.asarray(joints, dtype=np.float64), 5).tolist()
+
+    def clip_bvh(self, clip_id: str) -> str:
+        """The clip as BVH text (SMPL-22 hierarchy, 20 fps, metres)."""
+        from backend.motion.convert import clip_to_bvh
+
+        clip = self.clip(clip_id)
+        with tempfile.TemporaryDirectory(prefix="motion-search-bvh-") as tmp:
+            path = Path(tmp) / f"{_safe_name(clip_id)}.bvh"
+            clip_to_bvh(clip, path)
+            return path.read_text(encoding="utf-8")
+
+    def preview_png(self, clip_id: str) -> bytes:
+        """Filmstrip PNG of a clip, rendered once and cached on disk (atomic write)."""
+        from backend.render.preview import render_filmstrip
+
+        joints = self._current().index.joints(clip_id)
+        digest = hashlib.sha256(f"{_PREVIEW_VERSION}\0{clip_id}\0".encode() + joints.tobytes()).hexdigest()[
+            :24
+        ]
+        path = self.preview_cache_dir / f"{_safe_name(clip_id)}-{digest}.png"
+        try:
+            return path.read_bytes()
+        except OSError:
+            pass
+        png = render_filmstrip(joints, n_poses=PREVIEW_POSES, size=PREVIEW_SIZE)
+        try:
+            self.preview_cache_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".preview-", suffix=".tmp", dir=self.preview_cache_dir)
+            with os.fdopen(fd, "wb") as f:
+                f.write(png)
+            os.replace(tmp, path)
+        except OSError as exc:  # a read-only cache folder must not break previews
+            log.warning("cannot cache preview %s: %s", path, exc)
+        return png
+
+    def explain_png(self, text: str, clip_id: str) -> bytes:
+        """The explanation figure of ``text`` against clip ``clip_id`` (its best window).
+
+        The last :data:`EXPLAIN_CACHE_SIZE` figures are kept in memory (the add-on asks again when a user
+        re-selects a hit); the key includes the index generation, so a changed library re-renders.
+        """
+        from backend.render.match import explain_clip
+
+        searcher = self._current()
+        key = (searcher.index.header.generation, text, clip_id)
+        with self._explain_lock:
+            png = self._explain_cache.get(key)
+            if png is not None:
+                self._explain_cache.move_to_end(key)
+                return png
+        png = explain_clip(searcher, text, clip_id)
+        with self._explain_lock:
+            self._explain_cache[key] = png
+            while len(self._explain_cache) > EXPLAIN_CACHE_SIZE:
+                self._explain_cache.popitem(last=False)
+        return png
+
+    # ------------------------------------------------------------------ library
+    def add_bvh(self, path: Path | str, *, clip_id: str | None = None, caption: str | None = None,
+                source: str | None = None, display_name: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """Add one BVH file to the index.
+
+        Args:
+            path: the ``.bvh`` file on disk.
+            clip_id: id for the clip; default: the file name's stem (suffixed ``_2``, ``_3``... if taken).
+            caption: optional description (stored with the clip and added to the caption bank).
+            source: source path stored in the metadata (default: the file name).
+            display_name: how to name the file in error messages.
+
+        Returns:
+            ``{"id": str, "duration": float}``.
+
+        Raises:
+            InvalidInputError: missing path / not a .bvh file / invalid id or caption.
+            ConflictError: ``clip_id`` already exists.
+            BvhError, RigMappingError, MotionDataError: the file cannot be converted.
+        """
+        from backend.index.build import add_to_index
+        from backend.motion.convert import bvh_to_clip
+
+        p = Path(path)
+        shown = display_name or str(p)
+        if not p.exists():
+            raise InvalidInputError(f"path not found: {shown}")
+        if not p.is_file() or p.suffix.lower() != ".bvh":
+            raise InvalidInputError(f"path must be a .bvh file: {shown}")
+        if clip_id is not None and not CLIP_ID_PATTERN.match(clip_id):
+            raise InvalidInputError(
+                f"id {clip_id!r} is invalid: use 1-128 letters, digits, '_', '-' or '.', starting with a letter or digit"
+            )
+        if caption is not None:
+            caption = " ".join(caption.split())
+            if len(caption) > 1000:
+                raise InvalidInputError(f"caption is too long: {len(caption)} characters (at most 1000)")
+        if clip_id is not None and clip_id in self._current().index:
+            raise ConflictError(f"clip id {clip_id!r} already exists; DELETE /library/{clip_id} first")
+        stem = _safe_name(Path(source or p.name).stem)[:100]
+        try:
+            clip = bvh_to_clip(p, clip_id=clip_id or stem, dataset="user", source=source or p.name)
+        except (BvhError, RigMappingError, MotionDataError) as exc:  # name the user's file, not a temp path
+            raise type(exc)(str(exc).replace(str(p), shown)) from None
+        if caption:
+            clip.meta.captions = [caption]
+        with self._write_lock:
+            if clip_id is not None and clip_id in self._searcher.index:
+                raise ConflictError(f"clip id {clip_id!r} already exists; DELETE /library/{clip_id} first")
+            added = add_to_index(
+                self.index_dir,
+                clips=[clip],
+                model=self.model,
+                on_conflict="error" if clip_id is not None else "rename",
+                progress=False,
+            )
+            clip.meta.id = added[0]
+            self._searcher = self._open()
+        log.info("added clip %s (%.1f s) from %s", clip.meta.id, clip.meta.duration, shown)
+        return {"id": clip.meta.id, "duration": float(clip.meta.duration)}
+
+    def remove(self, clip_id: str) -> None:
+        """Remove a clip (raises :class:`NotFoundError` for an unknown id)."""
+        from backend.index.build import remove_from_index
+
+        with self._write_lock:
+            if clip_id not in self._searcher.index:
+                raise NotFoundError(f"unknown clip id {clip_id!r}")
+            remove_from_index(self.index_dir, [clip_id])
+            self._searcher = self._open()
+        own = re.compile(re.escape(_safe_name(clip_id)) + r"-[0-9a-f]{24}\.png")
+        for f in self.preview_cache_dir.glob("*.png"):
+            if own.fullmatch(f.name):
+                f.unlink(missing_ok=True)

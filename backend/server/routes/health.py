@@ -1,0 +1,18 @@
+"""``GET /health``: liveness, model name and library size (open even when an API token is set)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from backend.server.deps import EngineDep
+from backend.server.schemas import HealthResponse
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=HealthResponse, summary="Is the server up, which model, how many clips")
+def health(engine: EngineDep) -> HealthResponse:
+    """Answer ``{"status": "ok", "model": ..., "library_size": N}``."""
+    return HealthResponse(status="ok", model=engine.model_name, library_size=engine.library_size)

@@ -1,0 +1,165 @@
+"""``POST /library`` (add a BVH: multipart upload or JSON path) and ``DELETE /library/{id}``."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from backend.errors import InvalidInputError
+from backend.server.deps import EngineDep, SettingsDep, TokenDep
+from backend.server.errors import PayloadTooLargeError
+from backend.server.routes.common import ERROR_RESPONSES
+from backend.server.schemas import LibraryAddRequest, LibraryAddResponse, LibraryRemoveResponse
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["library"], dependencies=[TokenDep])
+
+_UPLOAD_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": "the .bvh file"},
+        "id": {"type": "string", "description": "clip id (default: from the file name)"},
+        "caption": {"type": "string", "description": "a description stored with the clip"},
+    },
+    "required": ["file"],
+}
+_CHUNK = 1 << 20
+
+
+def _optional_text(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f"form field {name!r} must be text, not a file")
+    return value
+
+
+async def _save_upload(upload: Any, limit: int) -> Path:
+    """Copy an uploaded file into a temp ``.bvh`` file (at most ``limit`` bytes)."""
+    fd, tmp = tempfile.mkstemp(prefix="motion-search-upload-", suffix=".bvh")
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := await upload.read(_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLargeError(f"file is larger than the upload limit of {limit} bytes")
+                out.write(chunk)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    if size == 0:
+        Path(tmp).unlink(missing_ok=True)
+        raise InvalidInputError("file is empty (0 bytes): upload a .bvh file")
+    return Path(tmp)
+
+
+async def _add_upload(request: Request, engine: Any, limit: int) -> dict[str, Any]:
+    form = await request.form(max_files=1, max_fields=8)
+    try:
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise InvalidInputError("multipart body needs a file field named 'file' holding a .bvh file")
+        clip_id = _optional_text(form.get("id"), "id")
+        caption = _optional_text(form.get("caption"), "caption")
+        filename = Path(upload.filename or "upload.bvh").name
+        path = await _save_upload(upload, limit)
+    finally:
+        await form.close()
+    try:
+        return await run_in_threadpool(
+            engine.add_bvh, path, clip_id=clip_id, caption=caption, source=filename, display_name=filename
+        )
+    finally:
+        path.unlink(missing_ok=True)
+
+
+async def _add_path(request: Request, engine: Any) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", getattr(exc, "pos", 0)),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": str(exc)},
+                }
+            ]
+        ) from None
+    try:
+        body = LibraryAddRequest.model_validate(data)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
+    return await run_in_threadpool(
+        engine.add_bvh,
+        Path(body.path),
+        clip_id=body.id,
+        caption=body.caption,
+        source=None,
+        display_name=body.path,
+    )
+
+
+@router.post(
+    "/library",
+    response_model=LibraryAddResponse,
+    responses={
+        **ERROR_RESPONSES,
+        409: {"description": "the clip id already exists"},
+        413: {"description": "upload too large"},
+        415: {"description": "unsupported content type"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {"schema": _UPLOAD_SCHEMA},
+                "application/json": {"schema": LibraryAddRequest.model_json_schema()},
+            },
+        }
+    },
+    summary="Add a BVH clip to the library (upload it, or name a path on the server)",
+)
+async def add_to_library(request: Request, engine: EngineDep, settings: SettingsDep) -> dict[str, Any]:
+    """Multipart ``file`` (+ optional ``id``, ``caption``) or JSON ``{"path", "id"?, "caption"?}``."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > settings.max_upload_bytes + 65536:
+        raise PayloadTooLargeError(
+            f"request body is {length} bytes; the limit is {settings.max_upload_bytes}"
+        )
+    if ctype == "multipart/form-data":
+        return await _add_upload(request, engine, settings.max_upload_bytes)
+    if ctype in ("application/json", ""):
+        return await _add_path(request, engine)
+    raise HTTPException(
+        415,
+        f"Content-Type {ctype!r} is not supported: send multipart/form-data with a 'file' field "
+        "or application/json with a 'path'",
+    )
+
+
+@router.delete(
+    "/library/{id}",
+    response_model=LibraryRemoveResponse,
+    responses=ERROR_RESPONSES,
+    summary="Remove a clip from the library",
+)
+def remove_from_library(id: str, engine: EngineDep) -> dict[str, Any]:
+    """Remove clip ``id`` (404 when unknown)."""
+    engine.remove(id)
+    return {"id": id, "removed": True}

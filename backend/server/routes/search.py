@@ -1,0 +1,27 @@
+"""``POST /search``: text -> motion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from backend.server.deps import EngineDep, TokenDep
+from backend.server.routes.common import ERROR_RESPONSES
+from backend.server.schemas import SearchRequest, SearchResponse
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["search"], dependencies=[TokenDep])
+
+
+@router.post(
+    "/search",
+    response_model=SearchResponse,
+    responses=ERROR_RESPONSES,
+    summary="Find clips matching a text, with an alignment explaining each hit",
+)
+def search(body: SearchRequest, engine: EngineDep) -> dict[str, Any]:
+    """Rank the library against ``text``; best first, at most ``k`` results."""
+    hits = engine.search(body.text, body.k, min_duration=body.min_duration, max_duration=body.max_duration)
+    return {"results": hits}

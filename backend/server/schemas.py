@@ -1,0 +1,332 @@
+"""Pydantic request and response models: the public HTTP contract of ``docs/api.md``.
+
+Request models validate everything a client can get wrong (text length, ``k``, joint shapes, NaN,
+frame rate, duration) so bad input becomes a 422 that names the field, never a 500. Response models
+document the answers (the OpenAPI schema at ``/openapi.json`` is generated from them).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "MAX_FPS",
+    "MAX_MOTION_SECONDS",
+    "MAX_QUERY_CHARS",
+    "MAX_QUERY_TOKENS",
+    "MIN_FPS",
+    "Alignment",
+    "Caption",
+    "DescribeRequest",
+    "DescribeResponse",
+    "ErrorResponse",
+    "HealthResponse",
+    "JointsArray",
+    "LibraryAddRequest",
+    "LibraryAddResponse",
+    "LibraryRemoveResponse",
+    "MotionData",
+    "MotionMetadata",
+    "SearchHit",
+    "SearchRequest",
+    "SearchResponse",
+    "TimeSpan",
+    "TokenBest",
+    "check_joints_array",
+    "check_query_text",
+    "count_text_tokens",
+]
+
+#: A query must have fewer tokens than this (words and punctuation, as a BERT basic tokenizer splits).
+MAX_QUERY_TOKENS = 1000
+#: Cheap upper bound on query characters, checked before tokenizing.
+MAX_QUERY_CHARS = 20_000
+#: Longest motion accepted by ``/describe`` (10 minutes: 12,000 frames at 20 fps).
+MAX_MOTION_SECONDS = 600.0
+MIN_FPS = 1.0
+MAX_FPS = 1000.0
+#: Largest absolute joint coordinate accepted (metres).
+MAX_ABS_COORDINATE = 10_000.0
+
+_TOKEN_RE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+def count_text_tokens(text: str) -> int:
+    """Number of words and punctuation marks in ``text`` (a lower bound of word-piece tokens).
+
+    >>> count_text_tokens("a person waves, then sits")
+    6
+    """
+    return sum(1 for _ in _TOKEN_RE.finditer(text))
+
+
+def check_query_text(text: str, field: str = "text") -> str:
+    """Validate a text query.
+
+    Args:
+        text: the query.
+        field: field name used in messages.
+
+    Returns:
+        The query with surrounding whitespace removed.
+
+    Raises:
+        ValueError: the text is empty / blank, too long in characters, or has 1,000 tokens or more.
+    """
+    stripped = text.strip()
+    if not stripped:
+        raise ValueError(f"{field} is empty: give a description such as 'a person waves with the left hand'")
+    if len(stripped) > MAX_QUERY_CHARS:
+        raise ValueError(f"{field} is too long: {len(stripped)} characters (at most {MAX_QUERY_CHARS})")
+    n = count_text_tokens(stripped)
+    if n >= MAX_QUERY_TOKENS:
+        raise ValueError(f"{field} is too long: {n} tokens (fewer than {MAX_QUERY_TOKENS} allowed)")
+    return stripped
+
+
+def check_joints_array(value: Any, field: str = "joints") -> np.ndarray:
+    """Convert and validate a joint array.
+
+    Args:
+        value: nested lists ``[T][22][3]`` of numbers (or an array of that shape).
+        field: field name used in messages.
+
+    Returns:
+        ``(T, 22, 3)`` float32 array, all finite.
+
+    Raises:
+        ValueError: ragged / non-numeric nesting, wrong shape, no frames, NaN/inf/null values or
+            absurdly large coordinates (the message names the frame and joint).
+    """
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"{field} must be a nested list [T][22][3] of numbers; got ragged or non-numeric entries ({exc})"
+        ) from None
+    if arr.ndim >= 1 and arr.shape[0] == 0:
+        raise ValueError(f"{field} has no frames (T = 0)")
+    if arr.ndim != 3 or arr.shape[1:] != (22, 3):
+        raise ValueError(
+            f"{field} must have shape (T, 22, 3) (frames x SMPL-22 joints x xyz); got {arr.shape}"
+        )
+    finite = np.isfinite(arr)
+    if not finite.all():
+        frame, joint, _ = np.argwhere(~finite)[0]
+        raise ValueError(
+            f"{field} contains non-finite values (NaN, inf or null), first at frame {int(frame)}, joint {int(joint)}"
+        )
+    big = np.abs(arr) > MAX_ABS_COORDINATE
+    if big.any():
+        frame, joint, _ = np.argwhere(big)[0]
+        raise ValueError(
+            f"{field} has a coordinate beyond +-{MAX_ABS_COORDINATE:g} m at frame {int(frame)}, joint {int(joint)} "
+            "(joints must be in metres)"
+        )
+    return arr.astype(np.float32)
+
+
+def _validate_joints(value: Any, handler: ValidatorFunctionWrapHandler) -> np.ndarray:
+    """Wrap validator: validate with numpy (one clear message) instead of element by element."""
+    del handler  # the list[list[list[float]]] annotation only documents the JSON schema
+    return check_joints_array(value)
+
+
+#: ``(T, 22, 3)`` joints; JSON schema ``[[[x, y, z] x 22] x T]``, validated to a float32 ndarray.
+JointsArray = Annotated[list[list[list[float]]], WrapValidator(_validate_joints)]
+
+
+# ----------------------------------------------------------------------------------------- requests
+class SearchRequest(BaseModel):
+    """``POST /search`` body."""
+
+    text: str = Field(description="what to look for, e.g. 'a person waves with the left hand'")
+    k: int = Field(default=10, ge=1, le=100, description="number of results (1..100)")
+    min_duration: float | None = Field(default=None, ge=0, description="keep clips at least this long (s)")
+    max_duration: float | None = Field(default=None, ge=0, description="keep clips at most this long (s)")
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"text": "a person raises the left hand", "k": 10}]}
+    )
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, v: str) -> str:
+        return check_query_text(v)
+
+    @model_validator(mode="after")
+    def _durations(self) -> SearchRequest:
+        if (
+            self.min_duration is not None
+            and self.max_duration is not None
+            and self.min_duration > self.max_duration
+        ):
+            raise ValueError(
+                f"min_duration ({self.min_duration}) is greater than max_duration ({self.max_duration})"
+            )
+        return self
+
+
+class DescribeRequest(BaseModel):
+    """``POST /describe`` body: SMPL-22 joints (HumanML3D order), metres, Y up, any fps, <= 10 minutes."""
+
+    joints: JointsArray = Field(description="[[[x, y, z] x 22] x T], metres, Y up, SMPL-22 order")
+    fps: float = Field(
+        ge=MIN_FPS, le=MAX_FPS, description=f"frame rate of `joints` ({MIN_FPS:g}..{MAX_FPS:g})"
+    )
+    k: int = Field(default=5, ge=1, le=100, description="number of captions and similar motions (1..100)")
+
+    @model_validator(mode="after")
+    def _duration(self) -> DescribeRequest:
+        frames = int(self.joints.shape[0])  # type: ignore[attr-defined]
+        max_frames = math.floor(MAX_MOTION_SECONDS * self.fps + 1e-9)
+        if frames > max_frames:
+            raise ValueError(
+                f"joints is too long: {frames} frames at {self.fps:g} fps = {frames / self.fps:.1f} s "
+                f"(at most {MAX_MOTION_SECONDS / 60:g} minutes = {max_frames} frames at this fps)"
+            )
+        return self
+
+
+class LibraryAddRequest(BaseModel):
+    """``POST /library`` JSON body: add a BVH file that the server can read."""
+
+    path: str = Field(min_length=1, description="path of a .bvh file on the server's file system")
+    id: str | None = Field(default=None, description="clip id (default: derived from the file name)")
+    caption: str | None = Field(default=None, description="a description stored with the clip")
+
+
+# ---------------------------------------------------------------------------------------- responses
+class TimeSpan(BaseModel):
+    """A time span in seconds."""
+
+    start: float
+    end: float
+
+
+class TokenBest(BaseModel):
+    """Best-matching patch of one query word."""
+
+    part: str
+    window: int
+    start: float
+    end: float
+
+
+class Alignment(BaseModel):
+    """Why a clip matched: token x body part x time window similarities and derived strengths.
+
+    See ``docs/api.md`` for the normalisation of the strengths (each map divided by its maximum).
+    """
+
+    tokens: list[str] = Field(description="query words (word pieces merged), specials excluded")
+    parts: list[str] = Field(description="14 band names in motion-image order")
+    windows: list[TimeSpan] = Field(description="time windows, seconds from the clip start")
+    grid: list[list[list[float | None]]] = Field(description="cosine [token][part][window]; null = padding")
+    token_scores: list[float] = Field(description="per word: max cosine over patches")
+    token_best: list[TokenBest]
+    part_strength: dict[str, float]
+    joint_strength: dict[str, float] = Field(description="all 22 SMPL joints -> [0, 1]")
+    window_strength: list[float]
+    joint_window_strength: dict[str, list[float]]
+
+
+class SearchHit(BaseModel):
+    """One search result (also used for ``similar_motions``)."""
+
+    id: str
+    score: float
+    caption: str
+    source: str = Field(description="file path relative to its dataset root")
+    dataset: str
+    duration: float = Field(description="clip duration in seconds")
+    segment: TimeSpan = Field(description="best window, seconds within the clip")
+    alignment: Alignment
+
+
+class SearchResponse(BaseModel):
+    """``POST /search`` answer, best first."""
+
+    results: list[SearchHit]
+
+
+class Caption(BaseModel):
+    """One caption ranked by ``/describe``."""
+
+    text: str
+    score: float
+    alignment: Alignment
+
+
+class DescribeResponse(BaseModel):
+    """``POST /describe`` answer."""
+
+    captions: list[Caption]
+    similar_motions: list[SearchHit]
+
+
+class MotionMetadata(BaseModel):
+    """Clip metadata (``ClipMeta``)."""
+
+    id: str
+    source: str
+    dataset: str
+    licence: str
+    fps_orig: float
+    duration: float
+    labels: dict[str, str]
+    captions: list[str]
+    performer: str
+    split: str
+
+
+class MotionData(BaseModel):
+    """``GET /motions/{id}`` answer: the canonical clip."""
+
+    id: str
+    fps: float = 20.0
+    joint_names: list[str]
+    parents: list[int]
+    joints: list[list[list[float]]] = Field(description="[[[x, y, z] x 22] x T], metres, Y up, canonical")
+    metadata: MotionMetadata
+
+
+class HealthResponse(BaseModel):
+    """``GET /health`` answer."""
+
+    status: Literal["ok"] = "ok"
+    model: str
+    library_size: int
+
+
+class LibraryAddResponse(BaseModel):
+    """``POST /library`` answer."""
+
+    id: str
+    duration: float
+
+
+class LibraryRemoveResponse(BaseModel):
+    """``DELETE /library/{id}`` answer."""
+
+    id: str
+    removed: bool = True
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx/5xx body."""
+
+    detail: str

@@ -1,0 +1,122 @@
+"""Server settings (pydantic-settings): where to listen, what to load, who may call.
+
+Values come from, in order of precedence: explicit constructor arguments (the CLI passes its flags
+this way), environment variables prefixed ``MOTION_SEARCH_`` (``MOTION_SEARCH_API_TOKEN``,
+``MOTION_SEARCH_INDEX_DIR``, ...), then the defaults below. Nothing is read at import time: the
+environment is read when :class:`ServerSettings` is instantiated.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from backend.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_CHECKPOINT_DIR",
+    "DEFAULT_INDEX_DIR",
+    "ServerSettings",
+    "check_binding",
+    "is_loopback_host",
+]
+
+#: The model shipped with the backend (fp16 safetensors + config.json).
+DEFAULT_CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "assets" / "default_model"
+#: Where ``python -m backend index build`` writes when no ``--out`` is given (relative to the cwd).
+DEFAULT_INDEX_DIR = Path("index")
+
+
+class ServerSettings(BaseSettings):
+    """Everything the HTTP server needs to start.
+
+    Attributes:
+        host: interface to bind; loopback (``127.0.0.1``, ``::1``, ``localhost``) by default.
+        port: TCP port.
+        index_dir: index folder built by ``python -m backend index build``.
+        checkpoint_dir: model folder (``config.json`` + ``model.safetensors`` + ``feature_stats.json``).
+        api_token: when set, every request except ``GET /health`` (and the OpenAPI docs) needs
+            ``Authorization: Bearer <token>``.
+        allow_remote: must be true to bind a non-loopback host (which also needs ``api_token``).
+        preview_cache_dir: where rendered preview PNGs are cached; default
+            ``<index_dir>.previews`` beside the index folder.
+        torch_threads: intra-op threads for torch (``0`` keeps torch's default).
+        max_upload_bytes: largest accepted BVH upload on ``POST /library``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MOTION_SEARCH_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535)
+    index_dir: Path = DEFAULT_INDEX_DIR
+    checkpoint_dir: Path = DEFAULT_CHECKPOINT_DIR
+    api_token: SecretStr | None = None
+    allow_remote: bool = False
+    preview_cache_dir: Path | None = None
+    torch_threads: int = Field(default=0, ge=0)
+    max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+
+    @property
+    def token(self) -> str | None:
+        """The API token in clear, or ``None`` when the server is open (empty strings count as unset)."""
+        if self.api_token is None:
+            return None
+        value = self.api_token.get_secret_value()
+        return value or None
+
+    def resolved_preview_cache_dir(self) -> Path:
+        """The preview cache folder (``preview_cache_dir`` or ``<index_dir>.previews``)."""
+        if self.preview_cache_dir is not None:
+            return Path(self.preview_cache_dir)
+        index_dir = Path(self.index_dir)
+        return index_dir.parent / f"{index_dir.name}.previews"
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` names a loopback interface only.
+
+    Args:
+        host: an IP literal or host name.
+
+    Returns:
+        True for ``localhost`` and loopback addresses (``127.0.0.0/8``, ``::1``); false for everything
+        else, including the wildcard ``0.0.0.0`` / ``::`` and other host names.
+
+    >>> is_loopback_host("127.0.0.1"), is_loopback_host("::1"), is_loopback_host("0.0.0.0")
+    (True, True, False)
+    """
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_binding(settings: ServerSettings) -> None:
+    """Refuse unsafe network exposure.
+
+    Args:
+        settings: the server settings.
+
+    Raises:
+        ConfigError: ``host`` is not loopback and either ``allow_remote`` is false or no API token is
+            set; the message names the host and the missing flag.
+    """
+    if is_loopback_host(settings.host):
+        return
+    if not settings.allow_remote:
+        raise ConfigError(
+            f"host={settings.host!r} is not a loopback address; binding it exposes the server to the "
+            "network. Pass --allow-remote (and --api-token TOKEN) to do that on purpose, or use "
+            "--host 127.0.0.1"
+        )
+    if settings.token is None:
+        raise ConfigError(
+            f"host={settings.host!r} with --allow-remote needs an API token: pass --api-token TOKEN "
+            "or set MOTION_SEARCH_API_TOKEN"
+        )
