@@ -43,26 +43,26 @@ import importlib
 from typing import Any
 
 __all__ = [
-    "MotionIndex",
+    "CaptionHit",
     "ClipRecord",
+    "Description",
+    "EncodedClip",
+    "Hit",
     "IndexHeader",
     "IndexWriter",
-    "EncodedClip",
+    "MotionIndex",
     "Searcher",
-    "Hit",
-    "describe",
-    "caption_alignment",
-    "Description",
-    "CaptionHit",
-    "compute_alignment",
-    "build_index",
     "add_to_index",
-    "remove_from_index",
+    "build_index",
+    "caption_alignment",
     "compact_index",
+    "compute_alignment",
+    "describe",
+    "encode_joints",
     "index_info",
     "load_model",
     "plan_windows",
-    "encode_joints",
+    "remove_from_index",
 ]
 
 _WHERE = {
