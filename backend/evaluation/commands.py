@@ -1,0 +1,135 @@
+"""``python -m backend evaluate``: a checkpoint on one split -> table (stdout Markdown, optional JSON/MD file).
+
+Example::
+
+    python -m backend evaluate --checkpoint runs/default/best --dataset library --data-root data/library \\
+        --split test --out runs/default/test.md
+
+Held-out phrasings (``backend.library.captions.captions_for(..., heldout=True)``) are added as extra queries
+for ``--dataset library`` unless ``--no-heldout``; the table reports ``seen`` and ``heldout`` queries separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parser", "run", "write_table"]
+
+_PROTOCOLS = (
+    "all",
+    "batch32",
+    "threshold",
+    "labels",
+    "contrasts",
+)  # = evaluation.run.PROTOCOLS (import-free)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``evaluate`` sub-command."""
+    p = subparsers.add_parser(
+        "evaluate", help="evaluate a checkpoint on a split (R@k, MedR, both directions)"
+    )
+    p.add_argument("--checkpoint", required=True, help="checkpoint folder (config.json + model.safetensors)")
+    p.add_argument("--data-root", required=True, help="library folder or HumanML3D / KIT-ML root")
+    p.add_argument("--dataset", default="library", choices=("library", "humanml3d", "kitml"))
+    p.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    p.add_argument(
+        "--protocol",
+        action="append",
+        choices=_PROTOCOLS,
+        help="protocol(s) to run (repeatable; default: all of them). 'all' = the All protocol",
+    )
+    p.add_argument(
+        "--out", help="write the table to this .json or .md file (both formats for other suffixes)"
+    )
+    p.add_argument("--batch-size", type=int, default=128, help="encoding batch size")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--max-clips", type=int, help="evaluate a seeded subset of at most this many clips")
+    p.add_argument("--seed", type=int, default=0, help="seed of the batches-of-32 protocol and the subset")
+    p.add_argument("--no-heldout", action="store_true", help="do not add held-out phrasings as queries")
+    return p
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _markdown(table: dict[str, Any]) -> str:
+    from backend.evaluation.run import table_to_markdown
+
+    head = (
+        f"Evaluation of `{table['checkpoint']}` (sha256 {table['checksum'][:12]}) on {table['dataset']} / "
+        f"{table['split']}: {table['n_clips']} clips, {table['n_texts']['seen']} seen-template texts, "
+        f"{table['n_texts']['heldout']} held-out phrasings; scoring {table['scoring']}, padding patches "
+        f"{'masked' if table['mask_padding_patches'] else 'scored'}. R@k in %, MedR = median rank "
+        f"(ties counted pessimistically).\n\n"
+    )
+    return head + table_to_markdown(table) + "\n"
+
+
+def write_table(table: dict[str, Any], out: str | os.PathLike[str]) -> list[Path]:
+    """Write ``table`` as JSON (``.json``), Markdown (``.md``) or both (any other name: ``<out>.json`` and
+    ``<out>.md``). Returns the written paths."""
+    out = Path(out)
+    if out.suffix == ".json":
+        targets = [(out, "json")]
+    elif out.suffix == ".md":
+        targets = [(out, "md")]
+    else:
+        targets = [(out.with_name(out.name + ".json"), "json"), (out.with_name(out.name + ".md"), "md")]
+    for path, kind in targets:
+        text = json.dumps(table, indent=1) + "\n" if kind == "json" else _markdown(table)
+        _atomic_write(path, text)
+    return [p for p, _ in targets]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate and print the Markdown table; returns 0."""
+    import torch
+
+    from backend.errors import InvalidInputError
+    from backend.evaluation.run import PROTOCOLS, evaluate_checkpoint
+
+    if args.batch_size < 1:
+        raise InvalidInputError(f"--batch-size must be >= 1, got {args.batch_size}")
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    heldout_fn = None
+    if args.dataset == "library" and not args.no_heldout:
+        from backend.library.captions import captions_for
+
+        def heldout_fn(labels: dict[str, str], clip_id: str) -> list[str]:
+            return captions_for(labels, clip_id, heldout=True)
+
+    table = evaluate_checkpoint(
+        args.checkpoint,
+        args.dataset,
+        args.data_root,
+        split=args.split,
+        protocols=tuple(args.protocol) if args.protocol else PROTOCOLS,
+        heldout_fn=heldout_fn,
+        batch_size=args.batch_size,
+        device=device,
+        max_clips=args.max_clips,
+        seed=args.seed,
+    )
+    print(_markdown(table), end="")
+    if args.out:
+        for path in write_table(table, args.out):
+            print(f"wrote {path}")
+    return 0

@@ -1,0 +1,332 @@
+"""Evaluate a model on one split: encode (batched, no grad), score with the model's own scoring, run the
+protocols, and lay the results out as a table (a JSON-ready dict and Markdown).
+
+Scores come from :meth:`MotionTextRetrieval.score`, i.e. :mod:`backend.model.scoring` (MaxSim or pooled, with
+the checkpoint's padding-mask setting); nothing here re-implements MaxSim. Clips longer than the model's
+``window_frames`` are centre-cropped (``prepare_motion_batch(crop="center")``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from backend.errors import InvalidInputError, MotionSearchError
+from backend.evaluation.contrasts import contrast_table
+from backend.evaluation.metrics import RECALL_KS
+from backend.evaluation.protocols import (
+    EvalSet,
+    build_eval_set,
+    protocol_all,
+    protocol_batches,
+    protocol_labels,
+    protocol_threshold,
+)
+
+__all__ = [
+    "LABEL_PROTOCOLS",
+    "PROTOCOLS",
+    "EvalClip",
+    "encode_motions",
+    "evaluate_checkpoint",
+    "evaluate_clips",
+    "score_texts",
+    "table_to_markdown",
+]
+
+log = logging.getLogger(__name__)
+
+#: protocol names accepted by :func:`evaluate_clips` (``labels`` expands to :data:`LABEL_PROTOCOLS`;
+#: ``contrasts`` = :mod:`backend.evaluation.contrasts`, reported in the table's ``contrasts`` list)
+PROTOCOLS: tuple[str, ...] = ("all", "batch32", "threshold", "labels", "contrasts")
+#: label-level protocols: row name -> label keys that must agree
+LABEL_PROTOCOLS: dict[str, tuple[str, ...]] = {"action": ("action",), "action+style": ("action", "style")}
+
+HeldoutFn = Callable[[Mapping[str, str], str], Sequence[str]]
+
+
+@dataclass
+class EvalClip:
+    """A featurized clip of the evaluated split.
+
+    Attributes:
+        clip_id: clip id.
+        features: ``(T, C)`` z-scored features (``model.featurize``).
+        captions: its captions (seen-template wordings for a library).
+        labels: its labels (``action``/``style`` for label-level metrics).
+        heldout: held-out phrasings used only as test queries.
+    """
+
+    clip_id: str
+    features: np.ndarray
+    captions: list[str]
+    labels: dict[str, str] = field(default_factory=dict)
+    heldout: list[str] = field(default_factory=list)
+
+
+def _autocast(model: Any, amp: bool) -> Any:
+    import contextlib
+
+    import torch
+
+    if amp and model.device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def encode_motions(
+    model: Any, features: Sequence[np.ndarray], batch_size: int = 128, amp: bool = True
+) -> Any:
+    """Encode every clip (centre crop, padding masked) and concatenate.
+
+    Args:
+        model: a :class:`~backend.model.retrieval.MotionTextRetrieval`.
+        features: ``Nc`` arrays ``(T_i, C)``.
+        batch_size: clips per forward pass.
+        amp: bf16 autocast on CUDA.
+
+    Returns:
+        :class:`~backend.model.outputs.MotionEncoding` with ``emb (Nc, P, D)`` (float32).
+    """
+    import torch
+
+    from backend.model.outputs import MotionEncoding
+
+    if not features:
+        raise InvalidInputError("no clips to encode")
+    parts = []
+    with torch.inference_mode(), _autocast(model, amp):
+        for start in range(0, len(features), batch_size):
+            x, mask = model.prepare_motion_batch(list(features[start : start + batch_size]), crop="center")
+            parts.append(model.encode_motion(x, mask))
+    return MotionEncoding(
+        emb=torch.cat([p.emb.float() for p in parts]),
+        mask=torch.cat([p.mask for p in parts]),
+        pooled=torch.cat([p.pooled.float() for p in parts]),
+        n_windows=parts[0].n_windows,
+        valid=torch.cat([p.valid for p in parts]),
+    )
+
+
+def score_texts(
+    model: Any, texts: Sequence[str], motion: Any, batch_size: int = 128, amp: bool = True
+) -> np.ndarray:
+    """Score every text against every encoded clip.
+
+    Args:
+        model: the retrieval model.
+        texts: ``Nt`` queries.
+        motion: :class:`MotionEncoding` of ``Nc`` clips (from :func:`encode_motions`).
+        batch_size: texts per forward pass.
+        amp: bf16 autocast on CUDA (encoding only; scores are computed in float32).
+
+    Returns:
+        ``(Nt, Nc)`` float32 scores (``model.score``).
+    """
+    import torch
+
+    rows = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            with _autocast(model, amp):
+                enc = model.encode_text(list(texts[start : start + batch_size]))
+            enc.emb, enc.pooled = enc.emb.float(), enc.pooled.float()
+            rows.append(model.score(enc, motion).float().cpu().numpy())
+    return np.concatenate(rows).astype(np.float32)
+
+
+def _rows(protocol: str, result: Mapping[str, Mapping[str, Mapping[str, float]]]) -> list[dict[str, Any]]:
+    out = []
+    for queries, directions in result.items():
+        for direction, metrics in directions.items():
+            out.append({"protocol": protocol, "queries": queries, "direction": direction, **metrics})
+    return out
+
+
+def evaluate_clips(
+    model: Any,
+    clips: Sequence[EvalClip],
+    protocols: Sequence[str] = PROTOCOLS,
+    batch_size: int = 128,
+    seed: int = 0,
+    threshold: float = 0.95,
+    ks: Sequence[int] = RECALL_KS,
+    amp: bool = True,
+) -> dict[str, Any]:
+    """Run the protocols on featurized clips.
+
+    Args:
+        model: the retrieval model (put in eval mode here).
+        clips: the split's clips.
+        protocols: subset of :data:`PROTOCOLS`.
+        batch_size: encoding batch size.
+        seed: seed of the batches-of-32 protocol.
+        threshold: caption-similarity threshold of the threshold protocol.
+        ks: recall cut-offs.
+        amp: bf16 autocast on CUDA.
+
+    Returns:
+        ``{"n_clips", "n_texts": {"seen", "heldout"}, "rows": [{"protocol", "queries", "direction", "R@1",
+        ..., "MedR", "MeanR", "n_queries", "n_gallery"}, ...], "contrasts": [{"kind", "queries", "accuracy",
+        "n_queries", "n_contrasts"}, ...]}`` (``contrasts`` only when asked for).
+
+    Raises:
+        InvalidInputError: unknown protocol name or no clips.
+    """
+    unknown = sorted(set(protocols) - set(PROTOCOLS))
+    if unknown:
+        raise InvalidInputError(f"unknown protocol(s) {unknown}; valid: {list(PROTOCOLS)}")
+    ev = build_eval_set(
+        [c.clip_id for c in clips],
+        [c.captions for c in clips],
+        labels=[c.labels for c in clips],
+        heldout=[c.heldout for c in clips] if any(c.heldout for c in clips) else None,
+    )
+    was_training = model.training
+    model.eval()
+    try:
+        motion = encode_motions(model, [c.features for c in clips], batch_size, amp)
+        scores = score_texts(model, ev.texts, motion, batch_size, amp)
+    finally:
+        model.train(was_training)
+    table: dict[str, Any] = {
+        "n_clips": len(ev.clip_ids),
+        "n_texts": {kind: int(ev.rows(kind).size) for kind in ("seen", "heldout")},
+        "rows": run_protocols(scores, ev, protocols, model, seed, threshold, ks),
+    }
+    if "contrasts" in protocols:
+        table["contrasts"] = contrast_table(scores, ev)
+    return table
+
+
+def run_protocols(
+    scores: np.ndarray,
+    ev: EvalSet,
+    protocols: Sequence[str],
+    model: Any,
+    seed: int,
+    threshold: float,
+    ks: Sequence[int],
+) -> list[dict[str, Any]]:
+    """Table rows of the chosen protocols for a ``(Nt, Nc)`` score matrix (see :func:`evaluate_clips`)."""
+    rows: list[dict[str, Any]] = []
+    if "all" in protocols:
+        rows += _rows("all", protocol_all(scores, ev, ks))
+    if "batch32" in protocols:
+        rows += _rows("batch32", protocol_batches(scores, ev, 32, seed, ks))
+    if "threshold" in protocols:
+        from backend.evaluation.text_similarity import caption_similarity
+
+        sim = caption_similarity(ev.texts, model.config.text_model_path, device=str(model.device))
+        rows += _rows("threshold", protocol_threshold(scores, ev, sim, threshold, ks))
+    if "labels" in protocols:
+        for name, keys in LABEL_PROTOCOLS.items():
+            if any(all(lab.get(k) for k in keys) for lab in ev.clip_labels):
+                rows += _rows(name, protocol_labels(scores, ev, keys, ks))
+    return rows
+
+
+def _heldout(fn: HeldoutFn | None, labels: Mapping[str, str], clip_id: str) -> list[str]:
+    if fn is None:
+        return []
+    try:
+        return [t for t in fn(labels, clip_id) if t.strip()]
+    except MotionSearchError as exc:  # labels of no known kind: the clip gets no held-out phrasing
+        log.debug("no held-out phrasings for %s: %s", clip_id, exc)
+        return []
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    dataset: str,
+    data_root: str | Path,
+    split: str = "test",
+    protocols: Sequence[str] = PROTOCOLS,
+    heldout_fn: HeldoutFn | None = None,
+    batch_size: int = 128,
+    device: str = "cpu",
+    max_clips: int | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Load a checkpoint folder and evaluate it on a split.
+
+    Args:
+        checkpoint: folder written by ``MotionTextRetrieval.save_pretrained``.
+        dataset: ``library`` | ``humanml3d`` | ``kitml``.
+        data_root: the data folder.
+        split: split evaluated (``test`` for reported numbers).
+        protocols: subset of :data:`PROTOCOLS`.
+        heldout_fn: ``(labels, clip_id) -> held-out phrasings`` (library only; None = none).
+        batch_size: encoding batch size.
+        device: torch device.
+        max_clips: evaluate a seeded subset of at most this many clips.
+        seed: seed of the subset and of the batches-of-32 protocol.
+
+    Returns:
+        The table of :func:`evaluate_clips` plus ``checkpoint``, ``checksum``, ``dataset``, ``split``,
+        ``scoring`` and ``mask_padding_patches``.
+    """
+    from backend.evaluation.data import load_split
+    from backend.model.retrieval import MotionTextRetrieval
+
+    model = MotionTextRetrieval.from_pretrained(checkpoint, device=device)
+    records = load_split(dataset, data_root, split, max_clips=max_clips, seed=seed)
+    clips = [
+        EvalClip(
+            r.clip_id,
+            model.featurize(r.joints),
+            r.captions,
+            r.labels,
+            _heldout(heldout_fn, r.labels, r.clip_id),
+        )
+        for r in records
+    ]
+    table = evaluate_clips(model, clips, protocols, batch_size=batch_size, seed=seed)
+    header = {
+        "checkpoint": str(checkpoint),
+        "checksum": model.checksum(),
+        "dataset": dataset,
+        "split": split,
+        "scoring": model.config.scoring,
+        "mask_padding_patches": model.config.mask_padding_patches,
+    }
+    return {**header, **table}
+
+
+def table_to_markdown(table: Mapping[str, Any], ks: Sequence[int] = RECALL_KS) -> str:
+    """Markdown rendering of an evaluation table (one line per protocol x queries x direction).
+
+    >>> t = {"rows": [{"protocol": "all", "queries": "all", "direction": "t2m", "R@1": 50.0, "MedR": 1.5,
+    ...                "n_queries": 4}]}
+    >>> print(table_to_markdown(t, ks=(1,)))
+    | protocol | queries | direction | R@1 | MedR | n |
+    |---|---|---|---:|---:|---:|
+    | all | all | t2m | 50.00 | 1.5 | 4 |
+    """
+    head = ["protocol", "queries", "direction", *[f"R@{k}" for k in ks], "MedR", "n"]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|---|---|---|" + "---:|" * (len(ks) + 2),
+    ]
+    for row in table["rows"]:
+        cells = [str(row["protocol"]), str(row["queries"]), str(row["direction"])]
+        cells += [f"{row[f'R@{k}']:.2f}" for k in ks]
+        cells += [f"{row['MedR']:.1f}", str(int(row["n_queries"]))]
+        lines.append("| " + " | ".join(cells) + " |")
+    if table.get("contrasts"):
+        lines += [
+            "",
+            "| contrast | queries | pairwise accuracy % (chance 50) | queries | contrasts |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for row in table["contrasts"]:
+            lines.append(
+                f"| {row['kind']} | {row['queries']} | {row['accuracy']:.1f} | {row['n_queries']} | "
+                f"{row['n_contrasts']} |"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,153 @@
+"""Text-motion pairs for training and validation: a built library, HumanML3D or KIT-ML.
+
+Loading happens once: every clip of a split is read (:func:`backend.evaluation.data.load_split`), turned into per-frame features (``model.featurize``:
+features + the model's z-score statistics) and cached in memory as a :class:`MotionItem`. The statistics
+are fit on the **train split only** (:func:`fit_feature_stats`) and set on the model before any item is
+featurized. :class:`TextMotionDataset` then serves ``(crop, caption)`` samples:
+
+* training: a random caption of the clip and, for clips longer than ``window_frames``, a random crop of
+  ``window_frames`` frames; both drawn from ``(seed, epoch, index)`` so an epoch is reproducible and every
+  epoch differs (call :meth:`TextMotionDataset.set_epoch`);
+* evaluation: the first caption and the centre crop.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from torch.utils.data import Dataset, DistributedSampler, Sampler
+
+from backend.errors import InvalidInputError
+from backend.evaluation.data import ClipRecord, crop_bounds
+
+__all__ = ["MotionItem", "ResumableSampler", "TextMotionDataset", "featurize_records", "fit_feature_stats"]
+
+
+@dataclass
+class MotionItem:
+    """A featurized clip.
+
+    Attributes:
+        clip_id: clip id.
+        features: ``(T, C)`` float32 z-scored features.
+        captions: its captions.
+        labels: label dict.
+        group: negatives group (see :class:`~backend.evaluation.data.ClipRecord`).
+    """
+
+    clip_id: str
+    features: np.ndarray
+    captions: list[str]
+    labels: dict[str, str] = field(default_factory=dict)
+    group: str = ""
+
+
+def fit_feature_stats(records: Sequence[ClipRecord], representation: str) -> Any:
+    """Fit z-score statistics on (train-split!) records.
+
+    Args:
+        records: the **train** split's records.
+        representation: ``angles`` / ``positions`` (the model config's).
+
+    Returns:
+        :class:`backend.motion.kinematics.normalize.FeatureStats`.
+    """
+    from backend.motion.kinematics.features import compute_features
+    from backend.motion.kinematics.normalize import fit_stats
+
+    return fit_stats((compute_features(r.joints, representation) for r in records), representation)
+
+
+def featurize_records(
+    records: Sequence[ClipRecord], featurize: Callable[[np.ndarray], np.ndarray]
+) -> list[MotionItem]:
+    """Featurize every record once (cache in memory).
+
+    Args:
+        records: loaded clips.
+        featurize: ``(T, 22, 3) -> (T, C)`` z-scored features (``model.featurize``).
+
+    Returns:
+        One :class:`MotionItem` per record.
+    """
+    return [
+        MotionItem(
+            r.clip_id,
+            np.ascontiguousarray(featurize(r.joints), dtype=np.float32),
+            r.captions,
+            r.labels,
+            r.group,
+        )
+        for r in records
+    ]
+
+
+class TextMotionDataset(Dataset):
+    """``(motion crop, caption)`` samples over featurized clips.
+
+    Args:
+        items: featurized clips.
+        window_frames: maximum frames per sample (the model's ``window_frames``).
+        train: random caption + random crop (True) or first caption + centre crop (False).
+        seed: base seed of the per-(epoch, index) random choices.
+    """
+
+    def __init__(
+        self, items: Sequence[MotionItem], window_frames: int, train: bool = True, seed: int = 0
+    ) -> None:
+        if not items:
+            raise InvalidInputError("TextMotionDataset needs at least one clip")
+        if window_frames < 1:
+            raise InvalidInputError(f"window_frames must be >= 1, got {window_frames}")
+        self.items = list(items)
+        self.window_frames = window_frames
+        self.train = train
+        self.seed = seed
+        self.epoch = 0
+        groups = {g: i for i, g in enumerate(dict.fromkeys(it.group or it.clip_id for it in self.items))}
+        self.group_index = [groups[it.group or it.clip_id] for it in self.items]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the random captions / crops of ``epoch`` (call before iterating)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        """One sample ``{"motion": (t, C) float32, "text", "clip_id", "group": int}`` with ``t <= window``."""
+        item = self.items[index]
+        if self.train:
+            rng = np.random.default_rng((self.seed, self.epoch, index))
+            text = item.captions[int(rng.integers(len(item.captions)))]
+        else:
+            rng, text = None, item.captions[0]
+        start, end = crop_bounds(item.features.shape[0], self.window_frames, rng)
+        return {
+            "motion": item.features[start:end],
+            "text": text,
+            "clip_id": item.clip_id,
+            "group": self.group_index[index],
+        }
+
+
+class ResumableSampler(Sampler[int]):
+    """A ``DistributedSampler`` whose epoch can start after its first ``skip`` indices (mid-epoch resume)."""
+
+    def __init__(self, sampler: DistributedSampler) -> None:
+        self.sampler = sampler
+        self.skip = 0
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        self.sampler.set_epoch(epoch)
+        self.skip = skip
+
+    def __iter__(self) -> Iterator[int]:
+        return itertools.islice(iter(self.sampler), self.skip, None)
+
+    def __len__(self) -> int:
+        return max(0, len(self.sampler) - self.skip)
