@@ -1,0 +1,125 @@
+"""``python -m backend index build|add|remove|compact|info``.
+
+Examples::
+
+    python -m backend index build --library data/library --checkpoint backend/assets/default_model \\
+        --out data/index [--codec fp16|int8|pq] [--extra-captions captions.txt ...]
+    python -m backend index add --index data/index walk.bvh more_bvh_folder/ clip.npy
+    python -m backend index remove --index data/index clip_id_1 clip_id_2
+    python -m backend index info --index data/index
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``index`` command and its sub-commands."""
+    p = subparsers.add_parser(
+        "index",
+        help="build and maintain a search index",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="index_command", metavar="SUBCOMMAND")
+
+    b = sub.add_parser("build", help="encode a library folder into a new index")
+    b.add_argument("--library", required=True, help="library folder (data build-library)")
+    b.add_argument("--checkpoint", required=True, help="model checkpoint folder")
+    b.add_argument("--out", required=True, help="index folder to create")
+    b.add_argument(
+        "--codec", choices=("fp16", "int8", "pq"), default="fp16", help="patch storage (default fp16)"
+    )
+    b.add_argument("--pq-m", type=int, default=None, help="PQ bytes per patch (default embed_dim / 4)")
+    b.add_argument(
+        "--extra-captions",
+        nargs="*",
+        default=[],
+        metavar="FILE",
+        help="extra caption files (.txt / .json / .jsonl) for describe",
+    )
+    b.add_argument("--stride", type=int, default=None, help="window stride in frames (default half a window)")
+    b.add_argument("--batch-size", type=int, default=32)
+    b.add_argument("--overwrite", action="store_true", help="replace an existing index")
+
+    a = sub.add_parser("add", help="add BVH files / folders / canonical .npy clips")
+    a.add_argument("--index", required=True)
+    a.add_argument("paths", nargs="+", metavar="PATH")
+    a.add_argument("--checkpoint", default=None, help="default: the checkpoint recorded in the index")
+    a.add_argument("--replace", action="store_true", help="replace clips whose id is already indexed")
+    a.add_argument("--rename", action="store_true", help="rename new clips whose id is already indexed")
+    a.add_argument("--skip-errors", action="store_true", help="skip unreadable files")
+
+    r = sub.add_parser("remove", help="remove clips by id")
+    r.add_argument("--index", required=True)
+    r.add_argument("ids", nargs="+", metavar="ID")
+
+    c = sub.add_parser("compact", help="rewrite live clips into one segment")
+    c.add_argument("--index", required=True)
+
+    i = sub.add_parser("info", help="print a summary of an index (JSON)")
+    i.add_argument("--index", required=True)
+    i.add_argument("--verify", action="store_true", help="also decode every clip and check consistency")
+    p.set_defaults(_index_parser=p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen ``index`` sub-command; returns the exit code."""
+    import torch
+
+    from backend.errors import InvalidInputError
+    from backend.index import build
+
+    cmd = getattr(args, "index_command", None)
+    if cmd is None:
+        args._index_parser.print_help()
+        return 2
+    torch.set_grad_enabled(False)
+    if cmd == "build":
+        index = build.build_index(
+            args.library,
+            args.checkpoint,
+            args.out,
+            codec=args.codec,
+            pq_m=args.pq_m,
+            extra_captions=args.extra_captions,
+            stride=args.stride,
+            batch_size=args.batch_size,
+            overwrite=args.overwrite,
+        )
+        print(
+            f"built index {index.path}: {len(index)} clips, {index.num_windows} windows, codec {index.header.codec}"
+        )
+    elif cmd == "add":
+        if args.replace and args.rename:
+            raise InvalidInputError("--replace and --rename exclude each other")
+        mode = "replace" if args.replace else "rename" if args.rename else "error"
+        ids = build.add_to_index(
+            args.index,
+            args.paths,
+            checkpoint_dir=args.checkpoint,
+            on_conflict=mode,
+            skip_errors=args.skip_errors,
+        )
+        print(f"added {len(ids)} clip(s): {', '.join(ids)}")
+    elif cmd == "remove":
+        ids = build.remove_from_index(args.index, args.ids)
+        print(f"removed {len(ids)} clip(s): {', '.join(ids)}")
+    elif cmd == "compact":
+        build.compact_index(args.index)
+        print(f"compacted {args.index}")
+    elif cmd == "info":
+        info = build.index_info(args.index)
+        if args.verify:
+            from backend.index.store import MotionIndex
+
+            MotionIndex.open(args.index).verify()
+            info["verified"] = True
+        print(json.dumps(info, indent=1))
+    return 0

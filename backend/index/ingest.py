@@ -1,0 +1,202 @@
+"""Turn motions into stored embeddings: joints -> index windows -> model -> :class:`EncodedClip`.
+
+The whole clip is featurised once (``model.featurize(joints)``) and each index window is a slice of those
+features, exactly as training crops long clips (``training.datasets``: featurize the clip, then crop), so
+a window of a long clip looks like a training crop. Windows shorter than ``window_frames`` are
+zero-padded with a frame mask (``model.prepare_motion_batch``; the model masks the padding patches when
+its config says so).
+
+Inputs accepted by :func:`load_motion_files`: a BVH file, a folder of BVH files (recursive), or a
+canonical clip ``.npy`` (``(T, 22, 3)`` float32, 20 fps, metres, Y up; an optional sidecar
+``<stem>.json`` holds ``ClipMeta`` fields).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from backend.errors import InvalidInputError, MotionSearchError
+from backend.index.windows import WindowSpan, default_stride, plan_windows
+from backend.index.writer import EncodedClip
+from backend.motion.clip import Clip, ClipMeta
+
+__all__ = ["WindowEncoding", "encode_clips", "encode_joints", "load_motion_files", "model_window"]
+
+
+@dataclass
+class WindowEncoding:
+    """The index windows of one motion and their embeddings.
+
+    Attributes:
+        spans: the windows (start frame, real length).
+        emb: ``(Nw, P, D)`` float32 patch embeddings.
+        mask: ``(Nw, P)`` bool patches used by scoring.
+        pooled: ``(Nw, D)`` float32 pooled vectors.
+        n_windows: time columns per window (``window_frames / 16``).
+    """
+
+    spans: list[WindowSpan]
+    emb: np.ndarray
+    mask: np.ndarray
+    pooled: np.ndarray
+    n_windows: int
+
+
+def model_window(model: Any) -> int:
+    """``window_frames`` of a ``MotionTextRetrieval``."""
+    return int(model.config.window_frames)
+
+
+def _encode_windows(model: Any, feats: list[np.ndarray]) -> tuple[Any, ...]:
+    import torch
+
+    with torch.inference_mode():
+        x, fm = model.prepare_motion_batch(feats)
+        out = model.encode_motion(x, fm)
+    return (
+        out.emb.float().cpu().numpy(),
+        out.mask.bool().cpu().numpy(),
+        out.pooled.float().cpu().numpy(),
+        int(out.n_windows),
+    )
+
+
+def encode_joints(
+    model: Any, joints: np.ndarray, *, stride: int | None = None, batch_size: int = 32
+) -> WindowEncoding:
+    """Encode every index window of one canonical motion.
+
+    Args:
+        model: a ``MotionTextRetrieval`` in eval mode.
+        joints: ``(T, 22, 3)`` canonical joints (20 fps).
+        stride: window stride in frames (default half a window, multiple of 16).
+        batch_size: windows per forward pass.
+
+    Returns:
+        :class:`WindowEncoding`.
+    """
+    joints = np.asarray(joints, dtype=np.float32)
+    if joints.ndim != 3 or joints.shape[1:] != (22, 3) or joints.shape[0] < 1:
+        raise InvalidInputError(f"joints must be (T, 22, 3) with T >= 1, got {joints.shape}")
+    w = model_window(model)
+    spans = plan_windows(joints.shape[0], w, stride if stride is not None else default_stride(w))
+    embs, masks, pooled, n_time = [], [], [], w // 16
+    full = np.asarray(model.featurize(joints), dtype=np.float32)
+    for s in range(0, len(spans), batch_size):
+        e, m, p, n_time = _encode_windows(
+            model, [full[sp.start : sp.end] for sp in spans[s : s + batch_size]]
+        )
+        embs.append(e)
+        masks.append(m)
+        pooled.append(p)
+    return WindowEncoding(spans, np.concatenate(embs), np.concatenate(masks), np.concatenate(pooled), n_time)
+
+
+def encode_clips(
+    model: Any,
+    clips: Iterable[Clip],
+    *,
+    stride: int | None = None,
+    batch_size: int = 32,
+    progress: bool = False,
+    total: int | None = None,
+) -> Iterator[EncodedClip]:
+    """Encode clips one by one (lazily) into :class:`EncodedClip` records.
+
+    Args:
+        model: a ``MotionTextRetrieval`` in eval mode.
+        clips: canonical clips.
+        stride: window stride (frames).
+        batch_size: windows per forward pass.
+        progress: show a tqdm bar.
+        total: number of clips for the bar.
+    """
+    from tqdm.auto import tqdm
+
+    for clip in tqdm(clips, desc="encoding clips", unit="clip", total=total, disable=not progress):
+        enc = encode_joints(model, clip.joints, stride=stride, batch_size=batch_size)
+        yield EncodedClip(
+            meta=clip.meta,
+            joints=np.asarray(clip.joints, dtype=np.float32),
+            starts=np.array([s.start for s in enc.spans], dtype=np.int64),
+            lengths=np.array([s.length for s in enc.spans], dtype=np.int64),
+            emb=enc.emb,
+            mask=enc.mask,
+            pooled=enc.pooled,
+        )
+
+
+def _npy_clip(path: Path) -> Clip:
+    try:
+        joints = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(f"{path}: not a readable .npy array ({exc})") from exc
+    if joints.ndim != 3 or joints.shape[1:] != (22, 3) or joints.shape[0] < 1:
+        raise InvalidInputError(f"{path}: a canonical clip must be (T, 22, 3), got {joints.shape}")
+    if not np.isfinite(joints).all():
+        raise InvalidInputError(f"{path}: joints contain NaN or inf")
+    meta: dict[str, Any] = {"id": path.stem, "source": path.name, "dataset": "user"}
+    side = path.with_suffix(".json")
+    if side.is_file():
+        try:
+            meta.update(json.loads(side.read_text(encoding="utf-8")))
+        except ValueError as exc:
+            raise InvalidInputError(f"{side}: invalid JSON ({exc})") from exc
+    meta["duration"] = joints.shape[0] / 20.0
+    return Clip(np.asarray(joints, dtype=np.float32), ClipMeta.from_dict(meta))
+
+
+def load_motion_files(
+    paths: Iterable[Path | str], *, dataset: str = "user", licence: str = "", skip_errors: bool = False
+) -> tuple[list[Clip], list[dict[str, str]]]:
+    """Read BVH files, folders of BVH files and canonical ``.npy`` clips.
+
+    Args:
+        paths: files or folders.
+        dataset: dataset key stored for BVH clips.
+        licence: licence stored for BVH clips.
+        skip_errors: collect unreadable files in the returned skip list instead of raising.
+
+    Returns:
+        ``(clips, skipped)`` where ``skipped`` is ``[{"file", "reason"}]``.
+
+    Raises:
+        InvalidInputError: a path does not exist or has an unsupported type.
+        MotionSearchError: an unreadable file (unless ``skip_errors``).
+    """
+    from backend.motion.convert import bvh_to_clip
+
+    files: list[tuple[Path, Path]] = []  # (file, root for the relative source)
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() == ".bvh")
+            if not found:
+                raise InvalidInputError(f"no .bvh files under folder {p}")
+            files += [(f, p) for f in found]
+        elif p.is_file() and p.suffix.lower() in (".bvh", ".npy"):
+            files.append((p, p.parent))
+        elif p.exists():
+            raise InvalidInputError(f"unsupported file type {p.suffix!r}: {p} (use .bvh or a canonical .npy)")
+        else:
+            raise InvalidInputError(f"path not found: {p}")
+    clips: list[Clip] = []
+    skipped: list[dict[str, str]] = []
+    for f, root in files:
+        try:
+            if f.suffix.lower() == ".npy":
+                clips.append(_npy_clip(f))
+            else:
+                clips.append(
+                    bvh_to_clip(f, dataset=dataset, source=str(f.relative_to(root)), licence=licence)
+                )
+        except MotionSearchError as exc:
+            if not skip_errors:
+                raise
+            skipped.append({"file": str(f), "reason": str(exc)})
+    return clips, skipped
