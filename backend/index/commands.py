@@ -73,14 +73,18 @@ def run(args: argparse.Namespace) -> int:
     """Run the chosen ``index`` sub-command; returns the exit code."""
     import torch
 
-    from backend.errors import InvalidInputError
-    from backend.index import build
-
     cmd = getattr(args, "index_command", None)
     if cmd is None:
         args._index_parser.print_help()
         return 2
-    torch.set_grad_enabled(False)
+    with torch.no_grad():  # scoped, not global: the command may run in-process (tests, the main job)
+        return _run(args, cmd)
+
+
+def _run(args: argparse.Namespace, cmd: str) -> int:
+    from backend.errors import InvalidInputError
+    from backend.index import build
+
     if cmd == "build":
         index = build.build_index(
             args.library,
