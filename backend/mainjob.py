@@ -34,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="local mirror folder of the source archives (e.g. ../shared/datasets); default: upstream")
     p.add_argument("--data-dir", type=Path, default=REPO / "data", help="where sources, library and index go")
     p.add_argument("--checkpoint", type=Path, default=DEFAULT_MODEL, help="model folder (default: shipped model)")
+    p.add_argument("--dist", type=Path, default=REPO / "dist", help="where the add-on zip (and demo files) go")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--only", nargs="*", default=None, help="only these sources (names from the data README)")
@@ -95,13 +96,14 @@ def prepare(args: argparse.Namespace) -> tuple[Path, Path]:
         _cli(["index", "build", "--library", str(library), "--checkpoint", str(args.checkpoint), "--out", str(index)])
 
     _step("4/4 build the Blender extension zip")
-    subprocess.run([sys.executable, str(REPO / "scripts" / "build_addon.py")], check=True, cwd=REPO)
+    subprocess.run([sys.executable, str(REPO / "scripts" / "build_addon.py"), "--out", str(args.dist)],
+                   check=True, cwd=REPO)
     return library, index
 
 
-def _print_instructions(host: str, port: int) -> None:
-    zips = sorted((REPO / "dist").glob("motion_search-*.zip"))
-    zip_path = zips[-1] if zips else REPO / "dist"
+def _print_instructions(host: str, port: int, dist: Path) -> None:
+    zips = sorted(dist.glob("motion_search-*.zip"))
+    zip_path = zips[-1] if zips else dist
     print(f"""
 Motion Search backend: http://{host}:{port}  (API docs: http://{host}:{port}/docs)
 
@@ -125,17 +127,18 @@ def _wait_healthy(url: str, timeout: float = 120.0) -> None:
     raise MotionSearchError(f"server at {url} did not become healthy within {timeout:.0f} s")
 
 
-def _run_demo(url: str) -> int:
+def _run_demo(url: str, dist: Path) -> int:
     py = REPO / ".venv-bpy42" / "bin" / "python"
     if not py.exists():
         raise MotionSearchError(f"no Blender venv at {py}: run bash scripts/setup.sh first")
-    return subprocess.run([str(py), str(REPO / "scripts" / "demo_blender.py"), "--url", url], cwd=REPO).returncode
+    return subprocess.run([str(py), str(REPO / "scripts" / "demo_blender.py"), "--url", url,
+                           "--out", str(dist)], cwd=REPO).returncode
 
 
 def run(args: argparse.Namespace) -> int:
     _, index = prepare(args)
     if args.no_serve:
-        _print_instructions(args.host, args.port)
+        _print_instructions(args.host, args.port, args.dist)
         return 0
     import uvicorn
 
@@ -151,14 +154,14 @@ def run(args: argparse.Namespace) -> int:
         def demo() -> None:
             try:
                 _wait_healthy(url)
-                result["code"] = _run_demo(url)
+                result["code"] = _run_demo(url, args.dist)
             finally:
                 server.should_exit = True
 
         threading.Thread(target=demo, daemon=True).start()
         server.run()
         return result.get("code", 1)
-    threading.Thread(target=lambda: (_wait_healthy(url), _print_instructions(args.host, args.port)),
+    threading.Thread(target=lambda: (_wait_healthy(url), _print_instructions(args.host, args.port, args.dist)),
                      daemon=True).start()
     server.run()  # Ctrl-C: uvicorn shuts down cleanly
     return 0

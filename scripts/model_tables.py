@@ -1,6 +1,7 @@
 """Write the "Model" section of docs/benchmarks.md from evaluation JSON files.
 
-    python scripts/model_tables.py [--runs runs] [--default backend/assets/default_model/eval_test.json]
+    python scripts/model_tables.py [--runs runs]                       # print the ablation table
+    python scripts/model_tables.py --intro section.md [--doc docs/benchmarks.md]
 
 Rows: one per ablation run folder ``runs/ablation-<row>-s<seed>/test.json`` (averaged over seeds, with the
 seed count), plus the shipped default model's own table.
@@ -92,10 +93,15 @@ def replace_section(doc: Path, title: str, body: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=Path, default=REPO / "runs")
-    ap.add_argument("--intro", type=Path, required=True, help="markdown file with the section's prose")
+    ap.add_argument("--intro", type=Path, default=None,
+                    help="markdown with the section's prose ({{ABLATIONS}}, {{DEFAULT}} placeholders); "
+                    "given: replace the Model section of --doc; omitted: print the ablation table")
     ap.add_argument("--default-table", type=Path, default=REPO / "backend/assets/default_model/eval_test.md")
     ap.add_argument("--doc", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = ap.parse_args()
+    if args.intro is None:
+        print(ablation_markdown(args.runs))
+        return
     body = args.intro.read_text(encoding="utf-8")
     body = body.replace("{{ABLATIONS}}", ablation_markdown(args.runs))
     if args.default_table.exists():

@@ -11,6 +11,7 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 
 want_blender=1
 for a in "$@"; do [ "$a" = "--no-blender" ] && want_blender=0; done
+[ "${MOTION_SEARCH_SKIP_BLENDER_SETUP:-0}" = 1 ] && want_blender=0
 
 stamp_of() { sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16; }
 
