@@ -64,14 +64,23 @@ def _cli(argv: list[str]) -> None:
         raise MotionSearchError(f"step failed: python -m backend {' '.join(argv)} (exit {code})")
 
 
+def _text_sources() -> list[str]:
+    from backend.library.sources import SOURCES
+
+    return [s.name for s in SOURCES if s.kind == "text"]
+
+
 def prepare(args: argparse.Namespace) -> tuple[Path, Path]:
     """Run the cached preparation steps; returns (library dir, index dir)."""
     data = args.data_dir.resolve()
     sources, library, index = data / "sources", data / "library", data / "index"
     only = ["--only", *args.only] if args.only else []
+    # captions and labels come from the small text-only sources: fetch them whatever --only says
+    fetch_only = ["--only", *dict.fromkeys([*args.only, *_text_sources()])] if args.only else []
 
     _step("1/4 fetch motion data" + (f" from mirror {args.mirror}" if args.mirror else " from upstream"))
-    _cli(["data", "fetch", "--dest", str(sources), *(["--mirror", str(args.mirror)] if args.mirror else []), *only])
+    _cli(["data", "fetch", "--dest", str(sources), *(["--mirror", str(args.mirror)] if args.mirror else []),
+          *fetch_only])
 
     _step("2/4 build the motion library")
     if (library / "library.json").exists():

@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 .venv/bin/python -m pytest "$@"
-bash scripts/test_blender.sh
+MOTION_SEARCH_REQUIRE_BPY=1 bash scripts/test_blender.sh
