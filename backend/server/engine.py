@@ -163,7 +163,9 @@ class SearchEngine:
         s = self._current()
         enc = s.encode_query(text)
         hits = s.search_encoded(enc, k, min_duration=min_duration, max_duration=max_duration)
-        return [self._hit_dict(h, s.align(enc, h)) for h in hits]
+        from backend.index.attribution import align_many
+
+        return [self._hit_dict(h, a) for h, a in zip(hits, align_many(s, enc, hits))]
 
     @staticmethod
     def _hit_dict(hit: Hit, alignment: dict[str, Any]) -> dict[str, Any]:
@@ -186,6 +188,7 @@ class SearchEngine:
         ``similar_motions[i].alignment`` explains the similar clip with the best caption's words (it is
         empty when the caption bank is empty).
         """
+        from backend.index.attribution import align_many
         from backend.index.description import caption_alignment, describe
 
         s = self._current()
@@ -193,8 +196,11 @@ class SearchEngine:
         captions = [{"text": c.text, "score": float(c.score), "alignment": caption_alignment(s, d, c)}
                     for c in d.captions]  # fmt: skip
         enc = s.encode_query(d.captions[0].text) if d.captions else None
-        similar = [self._hit_dict(h, s.align(enc, h) if enc is not None else self._empty_alignment(h))
-                   for h in d.similar]  # fmt: skip
+        if enc is not None:
+            aligned = align_many(s, enc, d.similar)
+        else:
+            aligned = [self._empty_alignment(h) for h in d.similar]
+        similar = [self._hit_dict(h, a) for h, a in zip(d.similar, aligned)]
         return {"captions": captions, "similar_motions": similar}
 
     @staticmethod
@@ -316,7 +322,7 @@ class SearchEngine:
             raise ConflictError(f"clip id {clip_id!r} already exists; DELETE /library/{clip_id} first")
         stem = _safe_name(Path(source or p.name).stem)[:100]
         try:
-            clip = bvh_to_clip(p, clip_id=clip_id or stem, dataset="user", source=source or p.name)
+            clip = bvh_to_clip(p, clip_id=clip_id or stem, dataset="user", source=source or p.name, up_axis="auto")
         except (BvhError, RigMappingError, MotionDataError) as exc:  # name the user's file, not a temp path
             raise type(exc)(str(exc).replace(str(p), shown)) from None
         if caption:

@@ -3,8 +3,8 @@
 Runs under the *main* venv (torch); the bpy venvs have no torch, so ``tests/addon/blender/conftest.py``
 calls this file as a subprocess and then starts ``python -m backend serve`` on loopback with the result.
 
-The checkpoint is a randomly initialised tiny ViT (2 blocks, width 32) with the real MiniLM text encoder;
-the index holds real Bandai-Namco-1 clips (converted from BVH with ``backend.motion.convert``) and a
+The checkpoint is the shipped default model (``backend/assets/default_model``, trained), so the tests can
+check that search and describe find the right clips and words; the index holds real Bandai-Namco-1 clips (converted from BVH with ``backend.motion.convert``) and a
 caption bank. Everything goes through the backend's public Python APIs.
 
 Usage::
@@ -30,7 +30,7 @@ CLIPS: dict[str, str] = {
     "dataset-1_walk-back_normal_001": "a person walks backwards",
 }
 EXTRA_CAPTIONS = ("a person sits down", "someone jumps in place", "a person raises both arms")
-WINDOW_FRAMES = 64
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "backend" / "assets" / "default_model"
 
 
 def build(bandai1: Path, out: Path) -> dict:
@@ -42,11 +42,8 @@ def build(bandai1: Path, out: Path) -> dict:
     from backend.index.ingest import encode_clips
     from backend.index.windows import default_stride
     from backend.index.writer import CaptionPart, IndexWriter, create_index
-    from backend.model.config import RetrievalConfig
     from backend.model.retrieval import MotionTextRetrieval
     from backend.motion.convert import bvh_to_clip
-    from backend.motion.kinematics.features import compute_features
-    from backend.motion.kinematics.normalize import fit_stats
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -58,19 +55,13 @@ def build(bandai1: Path, out: Path) -> dict:
         clip.meta.captions = [caption]
         clips.append(clip)
         files[clip.meta.id] = str(path)
-    config = RetrievalConfig(
-        vit_kwargs={"depth": 2, "embed_dim": 32, "num_heads": 2}, window_frames=WINDOW_FRAMES,
-        text_trainable_layers=1, embed_dim=64,
-    )  # fmt: skip
-    model = MotionTextRetrieval.from_config(config).eval()
-    feats = [compute_features(c.joints, config.representation) for c in clips]
-    model.set_feature_stats(fit_stats(feats, config.representation))
-    ckpt = model.save_pretrained(out / "checkpoint")
-    model = MotionTextRetrieval.from_pretrained(ckpt)
-    stride = default_stride(WINDOW_FRAMES)
+    model = MotionTextRetrieval.from_pretrained(DEFAULT_MODEL).eval()
+    ckpt = DEFAULT_MODEL
+    window = model.config.window_frames
+    stride = default_stride(window)
     header = IndexHeader(
-        model_checksum=model.checksum(), embed_dim=config.embed_dim, codec="fp16", window_frames=WINDOW_FRAMES,
-        stride=stride, n_time=WINDOW_FRAMES // 16, model_name="tiny-addon-test",
+        model_checksum=model.checksum(), embed_dim=model.config.embed_dim, codec="fp16", window_frames=window,
+        stride=stride, n_time=window // 16, model_name="default-model-addon-test",
     )  # fmt: skip
     create_index(out / "index", header)
     captions = [c.meta.captions[0] for c in clips] + list(EXTRA_CAPTIONS)

@@ -207,8 +207,7 @@ def test_describe_finds_the_imported_clip(addon, scene, prefs, backend, drain) -
     assert len(st.captions) == 5 and all(c.text in backend_captions(backend) for c in st.captions)
     assert [c.score for c in st.captions] == sorted((c.score for c in st.captions), reverse=True)
     assert st.similar[0].motion_id == hit.motion_id  # the clip itself is the most similar library motion
-    listed = {c.text for c in st.captions} | {s.caption for s in st.similar}
-    assert backend.clips[hit.motion_id] in listed
+    assert backend.clips[hit.motion_id] in {c.text for c in st.captions}  # its caption among the top 5 of 8
     assert obj.motion_search.text == st.captions[0].text and obj.motion_search.colouring
     assert obj.data.bones["pelvis"].color.palette == "CUSTOM" and len(st.words) > 0
 

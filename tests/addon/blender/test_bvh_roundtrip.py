@@ -3,7 +3,8 @@
 A real Bandai-Namco clip is converted to the canonical form and written as BVH by the backend
 (``backend.motion.convert.clip_to_bvh``, run in the main venv because the bpy venv has no scipy/torch);
 Blender's ``import_anim.bvh`` then imports it, and every bone head at every frame must land on the canonical
-joint it stands for (Blender Z-up converted back to Y-up).
+joint it stands for (Blender Z-up converted back to Y-up). Blender's ``export_anim.bvh`` of that armature
+then reads back through the backend's reader to the same canonical joints.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ from backend.motion.convert import bvh_to_clip, clip_to_bvh
 clip = bvh_to_clip(sys.argv[1])
 clip_to_bvh(clip, sys.argv[2])
 np.save(sys.argv[3], clip.joints)
+"""
+
+READ = """
+import sys, numpy as np
+from backend.motion.convert import bvh_to_clip
+np.save(sys.argv[2], bvh_to_clip(sys.argv[1], drop_rest_frame=False, up_axis="auto").joints)
 """
 
 
@@ -54,5 +61,21 @@ def test_written_bvh_imports_into_blender_at_the_canonical_joints(bandai1: Path,
         errors = np.array(errors)
         assert errors.max() < 0.01, f"max {errors.max() * 1000:.1f} mm"
         assert errors.mean() < 0.002, f"mean {errors.mean() * 1000:.2f} mm"
+
+        # ... and a BVH exported by Blender reads back through the backend's reader to the same joints.
+        exported, back = tmp_path / "blender_export.bvh", tmp_path / "back.npy"
+        bpy.ops.object.select_all(action="DESELECT")
+        arm.select_set(True)
+        bpy.context.view_layer.objects.active = arm
+        fps = (scene.render.fps, scene.render.fps_base)
+        scene.render.fps, scene.render.fps_base = 20, 1.0  # the exporter writes the scene's frame time
+        bpy.ops.export_anim.bvh(filepath=str(exported), frame_start=1, frame_end=joints.shape[0],
+                                global_scale=1.0, rotate_mode="NATIVE", root_transform_only=False)
+        scene.render.fps, scene.render.fps_base = fps
+        subprocess.run([str(MAIN_PYTHON), "-c", READ, str(exported), str(back)], cwd=REPO, check=True)
+        again = np.load(back)
+        assert again.shape == joints.shape
+        err = np.linalg.norm(again - joints, axis=-1)
+        assert err.max() < 0.01 and err.mean() < 0.002, f"max {err.max() * 1000:.1f} mm"
     finally:
         bpy.data.objects.remove(arm, do_unlink=True)
