@@ -1,12 +1,28 @@
 """Synthetic embeddings and index writing for ``scripts/bench_search.py``.
 
-One 160-frame window per clip (P = 140 patches = 14 bands x 10 columns, D = 256, every patch valid); a patch is
-``normalise(topic template[patch] + 0.7 * clip vector + noise)`` with 64 topics, each clip generated from its own
-seed (so any clip can be regenerated alone); a token query is 10 noisy patches of one clip.
+Generator ("motion types", documented in docs/benchmarks.md). One 128-frame window per clip: P = 112 patches
+= 14 bands x 8 time columns, D = 256, every patch valid. A fixed random *world* (seed 0) holds
+
+* ``band`` ``(14, D)``: one unit direction per body band (what makes a patch "about the left arm");
+* ``atoms`` ``(14, 48, D)``: 48 unit movement primitives per band (raise, swing, still, ...);
+* ``plan`` ``(500, 14, 8)``: 500 motion types; a type is a primitive per (band, time column) that stays the
+  same from one column to the next with probability 0.7 (movements last a while);
+* ``function`` ``(4, D)``: 4 unit vectors for query tokens that describe no movement ("a", "person").
+
+A clip draws a type uniformly; each of its patches takes its type's primitive (or, with probability 0.15, a
+random primitive of that band: clips of a type differ) and is ``normalise(0.5 band + atom + 0.3 style +
+0.6 noise)`` with a per-clip unit ``style`` vector and unit Gaussian noise per patch. So two patches of the same
+band and primitive in different clips have cosine ~0.74, of the same band only ~0.15, of other bands ~0.
+
+A token query describes one type: 8 content tokens, each ``normalise(0.5 band + atom + 0.7 noise)`` for the
+primitive at a random (band, column) of the type's plan, plus 2 function tokens ``normalise(function + 0.3
+noise)``. Its exact top-10 are clips of that type (~N / 500 of them) that happen to contain all its primitives
+with the best noise, so recall@10 tests whether a candidate stage keeps the fine ranking, not just the type.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,19 +36,25 @@ from backend.index.writer import EncodedClip, IndexWriter, create_index
 from backend.motion.clip import ClipMeta
 
 __all__ = [
+    "BANDS",
     "N_TIME",
+    "PRIMITIVES",
     "QUERY_LEN",
     "TEXTS",
-    "TOPICS",
+    "TYPES",
+    "WINDOW_FRAMES",
     "D",
     "P",
+    "World",
     "synth",
     "token_queries",
     "topics",
     "write_index",
 ]
 
-P, D, N_TIME, TOPICS, QUERY_LEN = 140, 256, 10, 64, 10
+BANDS, N_TIME, D, TYPES, PRIMITIVES, WINDOW_FRAMES = 14, 8, 256, 500, 48, 128
+P = BANDS * N_TIME
+QUERY_LEN, CONTENT_TOKENS = 10, 8
 TEXTS = [
     "a person walks forward",
     "someone waves goodbye with the left hand",
@@ -57,57 +79,84 @@ TEXTS = [
 ]
 
 
-# ---------------------------------------------------------------------- synthetic data
-def topics(seed: int = 0) -> torch.Tensor:
+@dataclass
+class World:
+    """The fixed generator state (see the module docstring)."""
+
+    band: torch.Tensor  # (BANDS, D)
+    atoms: torch.Tensor  # (BANDS, PRIMITIVES, D)
+    plan: torch.Tensor  # (TYPES, BANDS, N_TIME) long
+    function: torch.Tensor  # (4, D)
+
+
+def _unit(g: torch.Generator, *shape: int) -> torch.Tensor:
+    return F.normalize(torch.randn(*shape, D, generator=g), dim=-1)
+
+
+def topics(seed: int = 0) -> World:
+    """The world of ``seed`` (name kept from the previous generator)."""
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(TOPICS, P, D, generator=g)
+    band, atoms, function = _unit(g, BANDS), _unit(g, BANDS, PRIMITIVES), _unit(g, 4)
+    plan = torch.empty(TYPES, BANDS, N_TIME, dtype=torch.long)
+    plan[:, :, 0] = torch.randint(PRIMITIVES, (TYPES, BANDS), generator=g)
+    for w in range(1, N_TIME):
+        change = torch.rand(TYPES, BANDS, generator=g) < 0.3
+        plan[:, :, w] = torch.where(
+            change, torch.randint(PRIMITIVES, (TYPES, BANDS), generator=g), plan[:, :, w - 1]
+        )
+    return World(band, atoms, plan, function)
 
 
-def synth(start: int, n: int, tpl: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    """Patches of clips ``start .. start + n`` (each clip from its own seed): ``(n, P, D)`` unit vectors."""
-    out = torch.empty(n, P, D)
-    for i in range(n):
-        g = torch.Generator().manual_seed(seed * 1_000_003 + start + i)
-        topic = int(torch.randint(TOPICS, (1,), generator=g))
-        out[i] = tpl[topic] + 0.7 * torch.randn(1, D, generator=g) + torch.randn(P, D, generator=g)
-    return F.normalize(out, dim=-1)
+def synth(start: int, n: int, world: World, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Clips ``start .. start + n`` (one generator per call): ``(n, P, D)`` unit patches, ``(n,)`` types."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + start)
+    types = torch.randint(TYPES, (n,), generator=g)
+    prim = world.plan[types]  # (n, BANDS, N_TIME)
+    swap = torch.rand(n, BANDS, N_TIME, generator=g) < 0.15
+    prim = torch.where(swap, torch.randint(PRIMITIVES, (n, BANDS, N_TIME), generator=g), prim)
+    bands = torch.arange(BANDS)[None, :, None].expand_as(prim)
+    x = world.atoms[bands, prim] + 0.5 * world.band[:, None, :]  # (n, BANDS, N_TIME, D)
+    x = x + 0.3 * _unit(g, n)[:, None, None, :] + 0.6 * _unit(g, n, BANDS, N_TIME)
+    return F.normalize(x.reshape(n, P, D), dim=-1), types
 
 
-def token_queries(n: int, n_clips: int, tpl: torch.Tensor, seed: int = 1) -> torch.Tensor:
-    """``(n, QUERY_LEN, D)`` queries, each 10 noisy patches of one random clip."""
+def token_queries(n: int, world: World, seed: int = 1) -> torch.Tensor:
+    """``(n, QUERY_LEN, D)`` token queries, each describing one random motion type."""
     g = torch.Generator().manual_seed(seed)
-    out = []
-    for _ in range(n):
-        c = int(torch.randint(n_clips, (1,), generator=g))
-        pos = torch.randperm(P, generator=g)[:QUERY_LEN]
-        x = synth(c, 1, tpl)[0, pos]
-        out.append(F.normalize(x + 0.05 * torch.randn(QUERY_LEN, D, generator=g), dim=-1))
-    return torch.stack(out)
+    types = torch.randint(TYPES, (n,), generator=g)
+    b = torch.randint(BANDS, (n, CONTENT_TOKENS), generator=g)
+    w = torch.randint(N_TIME, (n, CONTENT_TOKENS), generator=g)
+    prim = world.plan[types[:, None], b, w]
+    content = world.atoms[b, prim] + 0.5 * world.band[b] + 0.7 * _unit(g, n, CONTENT_TOKENS)
+    f = torch.randint(4, (n, QUERY_LEN - CONTENT_TOKENS), generator=g)
+    func = world.function[f] + 0.3 * _unit(g, n, QUERY_LEN - CONTENT_TOKENS)
+    return F.normalize(torch.cat([func[:, :1], content, func[:, 1:]], dim=1), dim=-1)
 
 
 def write_index(
-    path: Path, n: int, codec: str, checksum: str, tpl: torch.Tensor, chunk: int = 5000
+    path: Path, n: int, codec: str, checksum: str, world: World, chunk: int = 5000
 ) -> MotionIndex:
     """A synthetic index of ``n`` one-window clips (joints are a placeholder frame)."""
     codebook = None
     if codec == "pq":
-        sample = synth(0, 800, tpl).reshape(-1, D).numpy()
+        sample = synth(10**9, 1000, world)[0].reshape(-1, D).numpy()
         codebook = train_pq(sample[np.random.default_rng(0).permutation(len(sample))[:100_000]], D // 4)
-    create_index(
-        path, IndexHeader(checksum, D, codec, 160, 80, N_TIME, pq_m=D // 4 if codec == "pq" else 0), codebook
+    header = IndexHeader(
+        checksum, D, codec, WINDOW_FRAMES, WINDOW_FRAMES // 2, N_TIME, pq_m=D // 4 if codec == "pq" else 0
     )
+    create_index(path, header, codebook)
     mask = np.ones((1, P), dtype=bool)
     joints = np.zeros((1, 22, 3), dtype=np.float32)
     for a in range(0, n, chunk):
-        x = synth(a, min(chunk, n - a), tpl)
+        x = synth(a, min(chunk, n - a), world)[0]
         pooled = F.normalize(x.mean(dim=1), dim=-1).numpy()
         xs = x.numpy()
         clips = [
             EncodedClip(
-                ClipMeta(id=f"c{a + i:06d}", duration=8.0 if (a + i) % 2 else 4.0),
+                ClipMeta(id=f"c{a + i:06d}", duration=6.4 if (a + i) % 2 else 3.2),
                 joints,
                 np.array([0]),
-                np.array([160]),
+                np.array([WINDOW_FRAMES]),
                 xs[i : i + 1],
                 mask,
                 pooled[i : i + 1],
@@ -117,6 +166,3 @@ def write_index(
         with IndexWriter(path) as w:
             w.add(clips)
     return MotionIndex.open(path)
-
-
-# ---------------------------------------------------------------------- measurements

@@ -10,7 +10,8 @@ API for the server / renderer (all shapes documented in the modules)::
     index = MotionIndex.open(dir, expected_checksum=model.checksum())   # IndexMismatchError if different
     len(index); index.ids; index.record(id) -> ClipRecord (meta: ClipMeta, caption, num_frames, ...)
     index.joints(id) -> (T, 22, 3) float32 canonical joints          # NotFoundError for unknown ids
-    searcher = Searcher(index, model, exact_threshold=1024, candidates=256)
+    searcher = Searcher(index, model, exact_threshold=1024, candidates=256,
+                        first_stage="auto"|"centroids"|"pooled", nprobe=8, query_cache=256)
     enc = searcher.encode_query(text)                                 # TextEncoding, batch of 1
     hits = searcher.search_encoded(enc, k, min_duration=None, max_duration=None)   # or .search(text, k, ...)
     hit: Hit(clip_id, score, start, end, record, window_row, window_start_frame, window_length,
@@ -33,7 +34,8 @@ After ``add_to_index`` / ``remove_from_index`` re-open the index (``MotionIndex.
   ``metadata``: the SQLite clip table; ``store``: :class:`MotionIndex` (memory-mapped reader);
 * ``codecs``: fp16 / int8 / PQ; ``windows``: long clips -> overlapping windows;
 * ``ingest``: motions -> embeddings; ``build``: build/add/remove/compact/info; ``commands``: the CLI;
-* ``search``: exact / two-stage MaxSim; ``description``: motion -> captions and similar clips;
+* ``search``: exact / two-stage MaxSim; ``candidates``: the token-level (centroid) first stage;
+  ``description``: motion -> captions and similar clips;
   ``captions``: the caption bank; ``alignment``: token x part x window grids and strengths.
 """
 

@@ -10,7 +10,9 @@ Produces the ``Alignment`` object of ``docs/api.md``:
   ``None`` where the patch is not valid (padding columns, or patches the scoring mask drops).
 * ``token_scores[t]``: max of word ``t``'s row over valid patches (its MaxSim contribution);
   ``token_best[t]``: the argmax patch as ``{part, window, start, end}``.
-* **Strengths** (exactly as documented in ``docs/api.md``): relevance
+* **Strengths** (exactly as documented in ``docs/api.md``): relevance ``r[p, w]`` is the given
+  ``cell_relevance`` (gradient x input attribution of the MaxSim score, :mod:`backend.index.attribution`;
+  what ``Searcher.align`` passes) or, without it, the cosine attention
   ``r[p, w] = sum_t softmax_over_valid_patches(cos(t, .) / 0.1)[p, w]``; then ``part_strength[p] = max_w r``,
   ``window_strength[w] = max_p r``, ``joint_strength[j] = max over bands driving j of part_strength``,
   ``joint_window_strength[j][w] = max over bands driving j of r[p, w]``, each divided by its own maximum
@@ -108,6 +110,7 @@ def compute_alignment(
     row: int = 0,
     valid_frames: int | None = None,
     fps: float = 20.0,
+    cell_relevance: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The ``Alignment`` of one query and one motion window (schema in ``docs/api.md``).
 
@@ -121,6 +124,10 @@ def compute_alignment(
         valid_frames: real frames of the window; columns starting at or after it are padding (None: all
             columns with a valid patch are real).
         fps: frame rate of the motion image columns.
+        cell_relevance: ``(14, n_windows)`` relevance of each (band, window) cell, e.g. the gradient x
+            input attribution of :func:`backend.index.attribution.cell_attribution`; when given, the
+            strengths are reduced from it (negative values and invalid cells count as 0) instead of the
+            cosine softmax attention. ``grid``, ``token_scores`` and ``token_best`` stay cosine-based.
 
     Returns:
         JSON-ready dict with ``tokens``, ``parts``, ``windows``, ``grid``, ``token_scores``,
@@ -143,8 +150,19 @@ def compute_alignment(
         cols = torch.arange(n_windows) * 16 < int(valid_frames)
         mask = mask & cols.repeat(NUM_BANDS)
     words, sim = word_similarity(text, row, patches)  # (n_words, P)
-    r = relevance(sim, mask).numpy().reshape(NUM_BANDS, n_windows)
     valid2 = mask.numpy().reshape(NUM_BANDS, n_windows)
+    if cell_relevance is None:
+        r = relevance(sim, mask).numpy().reshape(NUM_BANDS, n_windows)
+    else:
+        r = np.asarray(cell_relevance, dtype=np.float64)
+        if r.shape != (NUM_BANDS, n_windows):
+            raise InvalidInputError(
+                f"cell_relevance must be ({NUM_BANDS}, {n_windows}) for n_windows={n_windows}, got {r.shape}"
+            )
+        if not np.isfinite(r).all():
+            raise InvalidInputError("cell_relevance contains NaN/inf")
+        keep = valid2 & (len(words) > 0)
+        r = np.where(keep, np.clip(r, 0.0, None), 0.0)
     sim_np = sim.numpy().reshape(len(words), NUM_BANDS, n_windows)
 
     spans = [window_seconds(w, fps=fps) for w in range(n_windows)]

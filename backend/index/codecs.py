@@ -107,8 +107,8 @@ class Int8Codec:
         return {"patches": q, "scales": scales.astype(np.float32)}
 
     def decode(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
-        q = np.asarray(arrays["patches"], dtype=np.float32)
-        return q * np.asarray(arrays["scales"], dtype=np.float32)[:, None]
+        scales = np.asarray(arrays["scales"], dtype=np.float32)[:, None]
+        return np.multiply(np.asarray(arrays["patches"]), scales, dtype=np.float32)  # one pass, no temporary
 
     def array_names(self) -> tuple[str, ...]:
         return ("patches", "scales")

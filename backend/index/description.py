@@ -134,12 +134,21 @@ def describe(
 
 
 def caption_alignment(searcher: Searcher, description: Description, caption: CaptionHit) -> dict[str, Any]:
-    """The ``Alignment`` (docs/api.md) of a described caption and the query window it matched."""
-    from backend.index.alignment import compute_alignment
+    """The ``Alignment`` (docs/api.md) of a described caption and the query window it matched.
 
+    Strengths are the gradient x input attribution of the caption's MaxSim score to the query motion's
+    (part, window) cells (:func:`backend.index.attribution.cell_attribution`).
+    """
+    from backend.index.alignment import compute_alignment
+    from backend.index.attribution import cell_attribution
+
+    model = searcher._require_model()
     enc = searcher.encode_query(caption.text)
     w = description.windows
     span = w.spans[caption.window]
+    full = np.asarray(model.featurize(description.clip.joints), dtype=np.float32)
+    x, fm = model.prepare_motion_batch([full[span.start : span.start + span.length]])
+    rel = cell_attribution(model, enc, x, fm)[0]  # (14, n_windows): same model encoded the windows
     return compute_alignment(
         enc,
         torch.from_numpy(w.emb[caption.window]),
@@ -147,4 +156,5 @@ def caption_alignment(searcher: Searcher, description: Description, caption: Cap
         w.n_windows,
         span.start / 20.0,
         valid_frames=span.length,
+        cell_relevance=rel,
     )

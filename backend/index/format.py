@@ -18,6 +18,8 @@
         offsets.npy              (Nc + 1,) int64 token offsets
         tokens.npy               (sum L, D) float16 valid token embeddings
     INDEX/index.lock             writers' lock (fcntl), never read
+    INDEX/candidates/            readers' cache of the centroid first stage (``candidate_cache``); optional,
+                                 never read by writers, safe to delete
 
 The header records ``format``/``version``, the ``model_checksum`` of the checkpoint that built the index,
 ``embed_dim``, ``codec`` (+ ``pq_m``), ``window_frames``, ``stride``, ``patch_frames``, ``num_bands``,

@@ -193,7 +193,9 @@ def load_motion_files(
                 clips.append(_npy_clip(f))
             else:
                 clips.append(
-                    bvh_to_clip(f, dataset=dataset, source=str(f.relative_to(root)), licence=licence, up_axis="auto")
+                    bvh_to_clip(
+                        f, dataset=dataset, source=str(f.relative_to(root)), licence=licence, up_axis="auto"
+                    )
                 )
         except MotionSearchError as exc:
             if not skip_errors:

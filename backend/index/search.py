@@ -4,14 +4,21 @@ All scores come from :func:`backend.model.scoring.maxsim` (query tokens vs windo
 
 * ``exact``: MaxSim of the query against every live window (chunked), used while the index (or the
   part left by duration filters) has at most ``exact_threshold`` windows;
-* ``two_stage``: the ``candidates`` windows with the best pooled cosine (the query's
-  ``TextEncoding.pooled`` vs each window's ``MotionEncoding.pooled``; both are L2-normalised means of their
-  valid tokens, ``model.scoring.pooled_scores``) are re-scored exactly with MaxSim.
+* ``two_stage``: ``candidates`` windows from a first stage are re-scored exactly with MaxSim. First stages:
+
+  - ``centroids`` (default from ``centroid_min_windows`` windows on): token-level centroid interaction
+    (:mod:`backend.index.candidates`): every query token probes its ``nprobe`` nearest patch centroids, the
+    windows reached are ranked by MaxSim with patches replaced by their centroids; built in memory when the
+    searcher is created (seconds per million patches);
+  - ``pooled``: the windows with the best pooled cosine (the query's ``TextEncoding.pooled`` vs each
+    window's ``MotionEncoding.pooled``; both are L2-normalised means of their valid tokens,
+    ``model.scoring.pooled_scores``); it also tops up the centroid stage when that reaches fewer windows.
 
 A clip's score is its best window's score (windows are de-duplicated per clip) and a hit reports that
 window as a time segment of the clip. Decoded patches are kept in memory as one padded tensor
 ``(N_windows, P, D)`` (float32, or float16 when float32 would exceed ``cache_bytes``; beyond twice that,
 patches are decoded from the memory-mapped codec arrays per query), plus ``(N_windows, P)`` masks.
+Query encodings are kept in a small LRU cache keyed by the text (a repeated query costs no encoding).
 """
 
 from __future__ import annotations
@@ -24,13 +31,17 @@ import numpy as np
 import torch
 
 from backend.errors import InvalidInputError
+from backend.index.candidate_cache import CACHE_DIR
+from backend.index.candidates import CentroidCandidates
 from backend.index.metadata import ClipRecord
+from backend.index.query_cache import QueryCache, copy_encoding
 from backend.index.store import MotionIndex
 from backend.model.scoring import maxsim, pooled_scores
 
-__all__ = ["Hit", "SearchMode", "Searcher", "best_per_clip"]
+__all__ = ["FirstStage", "Hit", "SearchMode", "Searcher", "best_per_clip"]
 
 SearchMode = Literal["auto", "exact", "two_stage"]
+FirstStage = Literal["auto", "centroids", "pooled"]
 
 
 @dataclass
@@ -92,7 +103,15 @@ class Searcher:
         model: the ``MotionTextRetrieval`` that built it (checked against the index checksum), or None for
             embedding-level use only (:meth:`search_tokens`).
         exact_threshold: largest number of windows scored exhaustively in ``auto`` mode.
-        candidates: windows kept by the pooled first stage of ``two_stage``.
+        candidates: windows kept by the first stage of ``two_stage`` (re-scored exactly).
+        first_stage: ``centroids`` | ``pooled`` | ``auto`` (``centroids`` when the index has at least
+            ``centroid_min_windows`` windows, else ``pooled``).
+        nprobe: centroids probed per query token by the ``centroids`` stage.
+        n_centroids: centroids of that stage (default ``auto_num_centroids``: ~sqrt(valid patches)).
+        centroid_min_windows: see ``first_stage``.
+        query_cache: encodings of this many recent query texts kept (0 = none).
+        cache_candidates: remember / cache the centroid stage's codebook and assignments (in the process
+            and in ``INDEX/candidates``, see :mod:`backend.index.candidate_cache`); False = build afresh.
         cache_bytes: memory budget of the float32 patch cache (see module docstring).
         chunk_size: windows per MaxSim block over the whole cache (exact search).
         gather_block: windows gathered and scored at a time when re-ranking candidates.
@@ -108,11 +127,25 @@ class Searcher:
         cache_bytes: int = 2 << 30,
         chunk_size: int = 256,
         gather_block: int = 64,
+        first_stage: FirstStage = "auto",
+        nprobe: int = 8,
+        n_centroids: int | None = None,
+        centroid_min_windows: int = 1024,
+        query_cache: int = 256,
+        cache_candidates: bool = True,
     ) -> None:
         if model is not None:
             index.check_model(model.checksum())
         if exact_threshold < 0 or candidates < 1 or chunk_size < 1 or gather_block < 1:
             raise InvalidInputError("exact_threshold must be >= 0; candidates, chunk_size, gather_block >= 1")
+        if first_stage not in ("auto", "centroids", "pooled"):
+            raise InvalidInputError(f"first_stage must be auto, centroids or pooled, got {first_stage!r}")
+        if nprobe < 1 or query_cache < 0 or (n_centroids is not None and n_centroids < 1):
+            raise InvalidInputError("nprobe and n_centroids must be >= 1, query_cache >= 0")
+        if first_stage == "auto":
+            first_stage = "centroids" if index.num_windows >= centroid_min_windows else "pooled"
+        self.first_stage, self.nprobe, self.n_centroids = first_stage, nprobe, n_centroids
+        self.queries, self.cache_candidates = QueryCache(query_cache), cache_candidates
         self.gather_block = gather_block
         self.index, self.model = index, model
         self.exact_threshold, self.candidates, self.chunk_size = exact_threshold, candidates, chunk_size
@@ -131,8 +164,29 @@ class Searcher:
             self.patches = torch.empty((index.num_windows, h.num_patches, h.embed_dim), dtype=dtype)
             for a, emb, _ in index.iter_decoded():
                 self.patches[a : a + len(emb)] = torch.from_numpy(emb).to(dtype)
-        self._lock = threading.Lock()
+        self._lock, self._build_lock = threading.Lock(), threading.Lock()
         self._bank: tuple[list[str], torch.Tensor, torch.Tensor] | None = None
+        self._centroids: CentroidCandidates | None = None
+        if self.first_stage == "centroids" and index.num_windows:
+            self.centroid_stage()
+
+    def centroid_stage(self) -> CentroidCandidates:
+        """The token-level first stage of this index generation (built on first use, once)."""
+        with self._build_lock:
+            if self._centroids is None:
+                if not self.index.num_windows:
+                    raise InvalidInputError(f"index {self.index.path} has no windows to build centroids on")
+                n_patches = int(self.masks.sum())
+                self._centroids = CentroidCandidates.build(
+                    self.window_patches,
+                    self.index.num_windows,
+                    n_patches,
+                    segments=self.index.segment_windows(),
+                    cache_dir=self.index.path / CACHE_DIR if self.cache_candidates else None,
+                    tag=self.index.header.model_checksum,
+                    k=self.n_centroids,
+                )
+            return self._centroids
 
     # ------------------------------------------------------------------ embeddings
     def window_patches(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -156,11 +210,15 @@ class Searcher:
         """
         if not isinstance(text, str) or not text.strip():
             raise InvalidInputError("text must be a non-empty string")
-        with torch.no_grad():  # not inference_mode: callers may edit the returned tensors
+        enc = self.queries.get(text)
+        if enc is not None:
+            return enc
+        with torch.inference_mode():
             enc = self._require_model().encode_text([text])
         if not bool(enc.mask[0].any()):
             raise InvalidInputError(f"text {text[:50]!r} has no token the model can use")
-        return enc
+        self.queries.put(text, enc)
+        return copy_encoding(enc)  # ordinary tensors: callers may edit them, the cached ones stay
 
     # ------------------------------------------------------------------ scoring
     def _allowed(self, min_duration: float | None, max_duration: float | None) -> np.ndarray | None:
@@ -240,20 +298,41 @@ class Searcher:
             scores = self.score_rows(q, q_mask, rows)
             rows = np.arange(self.index.num_windows) if rows is None else rows
         else:
-            if q_pooled is None:
-                m = q_mask.bool()
-                q_pooled = torch.nn.functional.normalize(q[m].float().mean(dim=0), dim=0)
-            coarse = pooled_scores(q_pooled.float()[None], self.pooled)[0].numpy()
-            if allowed is not None:
-                keep = np.full(coarse.shape, -np.inf, dtype=np.float32)
-                keep[allowed] = coarse[allowed]
-                coarse = keep
-            n = min(self.candidates, n_allowed)
-            rows = np.argpartition(-coarse, n - 1)[:n]
-            rows = rows[np.isfinite(coarse[rows])]
+            rows = self._first_stage(q, q_mask, q_pooled, allowed, min(self.candidates, n_allowed))
             scores = self.score_rows(q, q_mask, rows)
         best = best_per_clip(scores, self.window_clip[rows], k)
         return self._hits(rows[best], scores[best])
+
+    def _first_stage(
+        self,
+        q: torch.Tensor,
+        q_mask: torch.Tensor,
+        q_pooled: torch.Tensor | None,
+        allowed: np.ndarray | None,
+        n: int,
+    ) -> np.ndarray:
+        """``(<= n,)`` candidate window rows of a query (``allowed``: rows passing the filters or None)."""
+        rows = np.zeros(0, dtype=np.int64)
+        if self.first_stage == "centroids":
+            ok = None
+            if allowed is not None:
+                ok = np.zeros(self.index.num_windows, dtype=bool)
+                ok[allowed] = True
+            rows = self.centroid_stage().candidates(q[q_mask.bool()], n, self.nprobe, ok)
+            if len(rows) >= n:
+                return np.sort(rows)  # sorted rows read the memory-mapped segments in order
+        if q_pooled is None:
+            m = q_mask.bool()
+            q_pooled = torch.nn.functional.normalize(q[m].float().mean(dim=0), dim=0)
+        coarse = pooled_scores(q_pooled.float()[None], self.pooled)[0].numpy()
+        if allowed is not None:
+            keep = np.full(coarse.shape, -np.inf, dtype=np.float32)
+            keep[allowed] = coarse[allowed]
+            coarse = keep
+        coarse[rows] = -np.inf  # already chosen by the centroid stage
+        m = n - len(rows)
+        more = np.argpartition(-coarse, m - 1)[:m]
+        return np.sort(np.concatenate([rows, more[np.isfinite(coarse[more])]]))
 
     def _hits(self, rows: np.ndarray, scores: np.ndarray) -> list[Hit]:
         if not len(rows):
@@ -315,18 +394,11 @@ class Searcher:
         )
 
     def align(self, enc: Any, hit: Hit, row: int = 0) -> dict[str, Any]:
-        """The ``Alignment`` dict (docs/api.md) of an encoded query and a hit."""
-        from backend.index.alignment import compute_alignment
+        """The ``Alignment`` dict (docs/api.md) of an encoded query and a hit (strengths: gradient x input
+        attribution when the searcher has a model, :func:`backend.index.attribution.align_many`)."""
+        from backend.index.attribution import align_many
 
-        return compute_alignment(
-            enc,
-            hit.patches,
-            hit.patch_mask,
-            hit.n_windows,
-            hit.start,
-            row=row,
-            valid_frames=hit.window_length,
-        )
+        return align_many(self, enc, [hit], row=row)[0]
 
     # ------------------------------------------------------------------ caption bank
     def caption_bank(self) -> tuple[list[str], torch.Tensor, torch.Tensor]:

@@ -279,6 +279,15 @@ class MotionIndex:
             out[sel] = seg.pooled[self._wloc[sel]]
         return out
 
+    def segment_windows(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """Per live segment: ``(name, rows, local)``: its live windows' rows (into the ``window_*``
+        arrays) and their positions in the segment's own window table, both ``(n,)`` int64, ascending."""
+        out = []
+        for s_i, seg in enumerate(self._segments):
+            rows = np.nonzero(self._wseg == s_i)[0]
+            out.append((seg.name, rows, self._wloc[rows]))
+        return out
+
     def masks(self) -> np.ndarray:
         """``(Nw, P)`` bool scoring mask of every live window (no decoding)."""
         out = np.zeros((self.num_windows, self.header.num_patches), dtype=bool)
@@ -298,12 +307,13 @@ class MotionIndex:
         """
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         p, dim = self.header.num_patches, self.header.embed_dim
-        emb = np.zeros((len(rows), p, dim), dtype=np.float32)
+        emb: np.ndarray | None = None
         mask = np.zeros((len(rows), p), dtype=bool)
-        for s_i, seg in enumerate(self._segments):
-            pos = np.nonzero(self._wseg[rows] == s_i)[0]
-            if not len(pos):
-                continue
+        seg_of = self._wseg[rows]
+        blocks: list[np.ndarray] | None = [] if bool(np.all(np.diff(seg_of) >= 0)) else None
+        for s_i in np.unique(seg_of):
+            seg = self._segments[int(s_i)]
+            pos = np.nonzero(seg_of == s_i)[0]
             loc = self._wloc[rows[pos]]
             m = np.asarray(seg.masks[loc])
             offs, lens = seg.windows[loc, 3], seg.windows[loc, 4]
@@ -311,9 +321,25 @@ class MotionIndex:
                 int(lens.sum())
             )
             dec = self.codec.decode({n: np.asarray(a[flat]) for n, a in seg.codes.items()})
-            block = np.zeros((len(pos), p, dim), dtype=np.float32)
-            block[m] = dec
-            emb[pos], mask[pos] = block, m
+            if m.all():  # every patch valid: the decoded rows are the block, no copy
+                block = dec.reshape(len(pos), p, dim)
+            else:
+                block = np.zeros((len(pos), p, dim), dtype=np.float32)
+                block[m] = dec
+            mask[pos] = m
+            if blocks is not None:  # rows grouped by segment (e.g. sorted): blocks follow each other
+                blocks.append(block)
+            else:
+                if emb is None:
+                    emb = np.zeros((len(rows), p, dim), dtype=np.float32)
+                emb[pos] = block
+        if blocks is not None:
+            if len(blocks) == 1:
+                emb = np.ascontiguousarray(blocks[0], dtype=np.float32)
+            elif blocks:
+                emb = np.concatenate(blocks)
+        if emb is None:
+            emb = np.zeros((len(rows), p, dim), dtype=np.float32)
         return emb, mask
 
     def iter_decoded(self, chunk: int = 2048) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:

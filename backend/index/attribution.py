@@ -1,0 +1,174 @@
+"""Attribution of a query's MaxSim score to the (body part, time window) cells of the motion image.
+
+The strengths of an ``Alignment`` (``docs/api.md``, "Strength normalisation") come from this module when
+a model is available: for every cell (band ``p``, 16-frame window ``w``) of the z-scored motion features,
+
+    ``r[p, w] = max(0, sum_{frames f in w, channels c in p} x[f, c] * d score / d x[f, c])``
+
+(gradient x input), where ``score`` is :func:`backend.model.scoring.maxsim` of the query's token
+embeddings (held fixed) and the window's patch embeddings. Since the z-scored input 0 is the mean pose,
+``r`` is a first-order estimate of how much that cell's motion raised the score compared with the mean
+pose; only the positive part (evidence for the match) is kept. Unlike cosines of single patches, it
+follows the information the motion encoder mixes across patches back to where it came from.
+
+All windows of a batch are attributed with one forward and one backward pass; the gradient is taken
+with respect to the inputs only (no parameter ``.grad`` is touched), and the functions work inside
+``torch.no_grad()`` / ``torch.inference_mode()`` callers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from backend.errors import InvalidInputError
+from backend.model.outputs import TextEncoding
+from backend.model.scoring import maxsim
+from backend.motion.kinematics.skeleton import NUM_BANDS, band_slices
+
+__all__ = ["align_many", "cell_attribution", "hits_relevance"]
+
+#: frames per time column of the motion image
+_COLUMN_FRAMES = 16
+
+
+def _query_tokens(model: Any, query: TextEncoding | str, row: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(emb (1, L, D) float32, mask (1, L) bool)`` of one query, detached, outside inference mode."""
+    if isinstance(query, str):
+        with torch.no_grad():
+            query = model.encode_text([query])
+        row = 0
+    if not 0 <= row < len(query):
+        raise InvalidInputError(f"row {row} out of range for a text batch of {len(query)}")
+    emb = query.emb[row : row + 1].detach().clone().float().to(model.device)
+    mask = query.mask[row : row + 1].detach().clone().bool().to(model.device)
+    return emb, mask
+
+
+def cell_attribution(
+    model: Any,
+    query: TextEncoding | str,
+    features: torch.Tensor | np.ndarray,
+    frame_mask: torch.Tensor | np.ndarray,
+    *,
+    row: int = 0,
+    steps: int = 1,
+) -> np.ndarray:
+    """Gradient x input relevance of each (band, window) cell for the query's MaxSim score.
+
+    Args:
+        model: a ``MotionTextRetrieval`` (put in eval mode for the pass, restored afterwards).
+        query: an encoded query batch (``row`` picks the text) or the query text.
+        features: ``(B, W, C)`` float32 z-scored window inputs (``model.prepare_motion_batch``).
+        frame_mask: ``(B, W)`` bool real frames.
+        row: which text of an encoded ``query``.
+        steps: 1 = plain gradient x input (one forward + backward, what the alignments use); ``n > 1``
+            = integrated gradients from the mean pose with ``n`` midpoint steps (``n`` times the cost).
+
+    Returns:
+        ``(B, 14, W // 16)`` float32, >= 0; 0 for windows without a real frame.
+
+    Raises:
+        InvalidInputError: shapes disagree with each other or with the model config (names them).
+    """
+    if not isinstance(steps, int) or steps < 1:
+        raise InvalidInputError(f"steps must be a positive integer, got {steps!r}")
+    n_frames, n_ch = int(model.config.window_frames), int(model.config.feature_dim)
+    slices = band_slices(model.config.band_channels)
+    with torch.inference_mode(False), torch.enable_grad():
+        x = torch.as_tensor(features).detach().clone().float().to(model.device)
+        fm = torch.as_tensor(frame_mask).detach().clone().bool().to(model.device)
+        if x.dim() != 3 or x.shape[1:] != (n_frames, n_ch) or fm.shape != x.shape[:2]:
+            raise InvalidInputError(
+                f"features must be (B, {n_frames}, {n_ch}) and frame_mask (B, {n_frames}), got "
+                f"{tuple(x.shape)} and {tuple(fm.shape)}"
+            )
+        q_emb, q_mask = _query_tokens(model, query, row)
+        if steps == 1:
+            xs = x.clone()
+        else:  # integrated gradients: path from the mean pose (0) to x, midpoint rule
+            alphas = (torch.arange(steps, dtype=x.dtype, device=x.device) + 0.5) / steps
+            xs = (alphas[:, None, None, None] * x[None]).reshape(-1, *x.shape[1:])
+        xs.requires_grad_(True)
+        was_training = model.training
+        model.eval()
+        try:
+            motion = model.encode_motion(xs, fm.repeat(steps, 1))
+            score = maxsim(q_emb, q_mask, motion.emb.float(), motion.mask.bool())  # (1, steps * B)
+            (grad,) = torch.autograd.grad(score.sum(), xs)
+        finally:
+            model.train(was_training)
+        grad = grad.reshape(steps, *x.shape).mean(dim=0)
+        gi = (grad * x).detach().float()  # (B, W, C)
+    n_win = n_frames // _COLUMN_FRAMES
+    bands = torch.stack([gi[:, :, s].sum(dim=-1) for s in slices], dim=1)  # (B, 14, W)
+    cells = bands[:, :, : n_win * _COLUMN_FRAMES].reshape(len(x), NUM_BANDS, n_win, _COLUMN_FRAMES).sum(-1)
+    real = fm[:, : n_win * _COLUMN_FRAMES].reshape(len(x), n_win, _COLUMN_FRAMES).any(dim=-1)  # (B, n_win)
+    cells = cells.clamp(min=0.0) * real[:, None, :].to(cells.dtype)
+    return cells.cpu().numpy().astype(np.float32)
+
+
+def hits_relevance(
+    searcher: Any, query: TextEncoding | str, hits: Sequence[Any], *, row: int = 0
+) -> np.ndarray:
+    """:func:`cell_attribution` of search hits (one batched forward + backward).
+
+    Each hit's window is cut from its whole clip's features (``model.featurize`` of the index joints,
+    then ``[window_start_frame : window_start_frame + window_length]``), exactly as the index encoded it.
+
+    Args:
+        searcher: a ``Searcher`` with a model.
+        query: encoded query batch or text.
+        hits: ``Hit`` objects (``record``, ``window_start_frame``, ``window_length``).
+        row: which text of an encoded ``query``.
+
+    Returns:
+        ``(len(hits), 14, n_windows)`` float32.
+    """
+    model = searcher._require_model()
+    n_win = int(model.config.window_frames) // _COLUMN_FRAMES
+    if not hits:
+        return np.zeros((0, NUM_BANDS, n_win), dtype=np.float32)
+    feats = []
+    for h in hits:
+        full = np.asarray(model.featurize(searcher.index.joints(h.record.id)), dtype=np.float32)
+        a = int(h.window_start_frame)
+        feats.append(full[a : a + int(h.window_length)])
+    x, fm = model.prepare_motion_batch(feats)
+    return cell_attribution(model, query, x, fm, row=row)
+
+
+def align_many(
+    searcher: Any, enc: TextEncoding, hits: Sequence[Any], *, row: int = 0
+) -> list[dict[str, Any]]:
+    """``Alignment`` dicts (docs/api.md) of one encoded query and several hits, attributed in one pass.
+
+    Falls back to the cosine-attention strengths when the searcher has no model or the hits' window
+    layout differs from the model's.
+    """
+    from backend.index.alignment import compute_alignment
+
+    rel: np.ndarray | None = None
+    model = getattr(searcher, "model", None)
+    if (
+        hits
+        and model is not None
+        and all(int(h.n_windows) == int(model.config.window_frames) // _COLUMN_FRAMES for h in hits)
+    ):
+        rel = hits_relevance(searcher, enc, hits, row=row)
+    return [
+        compute_alignment(
+            enc,
+            h.patches,
+            h.patch_mask,
+            h.n_windows,
+            h.start,
+            row=row,
+            valid_frames=h.window_length,
+            cell_relevance=None if rel is None else rel[i],
+        )
+        for i, h in enumerate(hits)
+    ]
