@@ -16,12 +16,13 @@ API for the server / renderer (all shapes documented in the modules)::
     hits = searcher.search_encoded(enc, k, min_duration=None, max_duration=None)   # or .search(text, k, ...)
     hit: Hit(clip_id, score, start, end, record, window_row, window_start_frame, window_length,
              patches (P, D), patch_mask (P,), n_windows)
-    searcher.align(enc, hit) -> Alignment dict (docs/api.md)
+    searcher.align(enc, hit) -> Alignment dict (docs/api.md); align_many(searcher, enc, hits) batches them
+    cell_attribution(model, enc, features (B, W, C), frame_mask (B, W)) -> (B, 14, n_windows) relevance
     d = describe(searcher, joints (T, 22, 3), fps, k) -> Description(captions: [CaptionHit(text, score,
              window, start, end)], similar: [Hit], clip, windows)
     caption_alignment(searcher, d, d.captions[i]) -> Alignment dict
     compute_alignment(text_encoding, motion_patches (P, D), patch_mask (P,), n_windows,
-                      window_offset_seconds, row=0, valid_frames=None) -> Alignment dict
+                      window_offset_seconds, row=0, valid_frames=None, cell_relevance=None) -> Alignment dict
     build_index(library_dir, checkpoint_dir, out_dir, codec="fp16", extra_captions=()) -> MotionIndex
     add_to_index(index_dir, paths, on_conflict="error"|"replace"|"rename") -> [ids]
     add_to_index(index_dir, clips=[Clip, ...], model=model) -> [ids]
@@ -36,7 +37,9 @@ After ``add_to_index`` / ``remove_from_index`` re-open the index (``MotionIndex.
 * ``ingest``: motions -> embeddings; ``build``: build/add/remove/compact/info; ``commands``: the CLI;
 * ``search``: exact / two-stage MaxSim; ``candidates``: the token-level (centroid) first stage;
   ``description``: motion -> captions and similar clips;
-  ``captions``: the caption bank; ``alignment``: token x part x window grids and strengths.
+  ``captions``: the caption bank; ``alignment``: token x part x window grids and strengths;
+  ``attribution``: gradient x input relevance of (part, window) cells, the source of the strengths;
+  ``candidate_cache`` / ``query_cache``: in-process caches (centroids per segment, recent query encodings).
 """
 
 from __future__ import annotations
@@ -55,8 +58,10 @@ __all__ = [
     "MotionIndex",
     "Searcher",
     "add_to_index",
+    "align_many",
     "build_index",
     "caption_alignment",
+    "cell_attribution",
     "compact_index",
     "compute_alignment",
     "describe",
@@ -76,6 +81,8 @@ _WHERE = {
     "Searcher": "search",
     "Hit": "search",
     "describe": "description",
+    "align_many": "attribution",
+    "cell_attribution": "attribution",
     "caption_alignment": "description",
     "Description": "description",
     "CaptionHit": "description",
