@@ -225,12 +225,7 @@ class IndexWriter:
         if clips:
             name = _new_name("seg", h.generation + 1)
             arrays, records, info = self._pack(name, clips)
-            self._write_segment(name, arrays)
-            con = connect(self.path)
-            try:
-                insert_records(con, records)
-            finally:
-                con.close()
+            self._store_segment(name, arrays, records)
             crash_point("metadata-committed")
             segments.append(info)
         if existing:
@@ -239,6 +234,15 @@ class IndexWriter:
             parts.append(self._write_captions(captions))
         self._commit(replace(h, segments=segments, tombstones=tombstones, caption_parts=parts))
         return ids
+
+    def _store_segment(self, name: str, arrays: dict[str, np.ndarray], records: list[ClipRecord]) -> None:
+        """Write a segment's arrays, then its clip rows (invisible until a manifest lists the segment)."""
+        self._write_segment(name, arrays)
+        con = connect(self.path)
+        try:
+            insert_records(con, records)
+        finally:
+            con.close()
 
     def remove(self, ids: list[str]) -> list[str]:
         """Remove clips by id (a tombstone file + manifest switch).
@@ -265,12 +269,7 @@ class IndexWriter:
         if len(live):
             name = _new_name("seg", h.generation + 1)
             arrays, records, info = self._pack_from_index(name, live)
-            self._write_segment(name, arrays)
-            con = connect(self.path)
-            try:
-                insert_records(con, records)
-            finally:
-                con.close()
+            self._store_segment(name, arrays, records)
             segments = [info]
         self._commit(replace(h, segments=segments, tombstones=[]))
         self.collect_garbage()
