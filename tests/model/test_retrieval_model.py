@@ -234,3 +234,25 @@ def test_save_is_atomic_and_keeps_other_files(tiny_model, tmp_path: Path) -> Non
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no temp folders left behind
     assert (target / "train_config.yaml").read_text() == "lr: 1\n"
     assert tiny_model.checksum() == sha256_file(target / "model.safetensors")
+
+
+def test_bf16_autocast_pass_matches_float32(real_batch, make_config) -> None:
+    """The training pass under bf16 autocast (what the trainer runs on CUDA), exercised on CPU autocast:
+    scores, losses and gradients stay finite, float32 where the loss is formed, and close to float32."""
+    torch.manual_seed(0)
+    model = MotionTextRetrieval.from_config(make_config()).eval()  # no dropout: the two passes are comparable
+    gen = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    ref = model(real_batch, generator=gen())
+    ref.loss.backward()
+    ref_grad = model.motion_encoder.band_projector.bands[13].weight.grad.clone()
+    model.zero_grad(set_to_none=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(real_batch, generator=gen())
+    assert out.loss.dtype == torch.float32 and torch.isfinite(out.scores).all()
+    assert out.loss.item() == pytest.approx(ref.loss.item(), rel=0.01)
+    torch.testing.assert_close(out.scores.float(), ref.scores, atol=0.01, rtol=0)
+    out.loss.backward()
+    grad = model.motion_encoder.band_projector.bands[13].weight.grad
+    assert torch.isfinite(grad).all()
+    cos = torch.nn.functional.cosine_similarity(grad.flatten(), ref_grad.flatten(), dim=0)
+    assert cos > 0.99, f"bf16 gradient direction differs from float32 (cosine {cos:.3f})"
