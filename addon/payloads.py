@@ -141,6 +141,7 @@ class Alignment:
     joint_strength: dict[str, float]
     window_strength: list[float]
     joint_window_strength: dict[str, list[float]]
+    trajectory_strength: float = 0.0
 
     @classmethod
     def from_json(cls, d: Any, where: str = "alignment") -> Alignment:
@@ -159,6 +160,7 @@ class Alignment:
                 f"{where}: tokens ({len(tokens)}), token_scores ({len(scores)}) and token_best ({len(best)}) differ in length"
             )
         jws = _req(d, "joint_window_strength", dict, where)
+        trajectory = _floats([d.get("trajectory_strength", 0.0)], f"{where}.trajectory_strength")
         return cls(
             tokens=[str(t) for t in tokens],
             parts=[str(p) for p in _req(d, "parts", list, where)],
@@ -174,6 +176,7 @@ class Alignment:
             joint_window_strength={
                 k: _floats(v, f"{where}.joint_window_strength.{k}", True) for k, v in jws.items()
             },
+            trajectory_strength=trajectory[0],
         )
 
 

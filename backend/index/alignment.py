@@ -17,7 +17,12 @@ Produces the ``Alignment`` object of ``docs/api.md``:
   ``window_strength[w] = max_p r``, ``joint_strength[j] = max over bands driving j of part_strength``,
   ``joint_window_strength[j][w] = max over bands driving j of r[p, w]``, each divided by its own maximum
   (the strongest entry is 1, all in [0, 1]); invalid windows get 0. With no word, every strength is 0.
-  Bands drive joints as listed in ``skeleton.BANDS[*].joints`` (all 22 SMPL joints are covered).
+  Bands drive joints as listed in ``skeleton.BANDS[*].joints`` (all 22 SMPL joints are covered), except the
+  ``root_position`` band: it is the global trajectory (where the body travels, 3 position channels), not a
+  body part, and with the trained model it usually holds the largest attribution (staying in place is
+  evidence for "waves", travelling for "walks"); letting it light the pelvis would scale every limb towards
+  0. So the joint maps come from the 13 body-part bands, and ``trajectory_strength`` = ``part_strength`` of
+  ``root_position`` (normalised with the other 13 parts) says how much the trajectory itself mattered.
 * Time columns are reported in seconds relative to the clip start: ``window_offset_seconds`` (the index
   window's start) plus ``model.motion_image.window_seconds``.
 """
@@ -35,14 +40,18 @@ from backend.model.outputs import TextEncoding
 from backend.model.scoring import token_patch_similarity
 from backend.motion.kinematics.skeleton import BAND_NAMES, BANDS, NUM_BANDS, SMPL_JOINT_NAMES
 
-__all__ = ["STRENGTH_TEMPERATURE", "compute_alignment", "relevance", "word_similarity"]
+__all__ = ["STRENGTH_TEMPERATURE", "TRAJECTORY_BAND", "compute_alignment", "relevance", "word_similarity"]
 
 #: softmax temperature of the relevance map (docs/api.md)
 STRENGTH_TEMPERATURE = 0.1
 
-#: for each SMPL joint, the band indices that drive it
+#: the band of the global root trajectory (where the body travels): a band of the image, not a body part
+TRAJECTORY_BAND = "root_position"
+_TRAJ = BAND_NAMES.index(TRAJECTORY_BAND)
+
+#: for each SMPL joint, the body-part bands that drive it (the trajectory band drives none: see module doc)
 _JOINT_BANDS: dict[str, list[int]] = {
-    j: [b for b, band in enumerate(BANDS) if j in band.joints] for j in SMPL_JOINT_NAMES
+    j: [b for b, band in enumerate(BANDS) if j in band.joints and b != _TRAJ] for j in SMPL_JOINT_NAMES
 }
 
 
@@ -131,7 +140,8 @@ def compute_alignment(
 
     Returns:
         JSON-ready dict with ``tokens``, ``parts``, ``windows``, ``grid``, ``token_scores``,
-        ``token_best``, ``part_strength``, ``joint_strength``, ``window_strength``, ``joint_window_strength``.
+        ``token_best``, ``part_strength``, ``joint_strength``, ``window_strength``, ``trajectory_strength``,
+        ``joint_window_strength``.
 
     Raises:
         InvalidInputError: shapes disagree (names them).
@@ -201,6 +211,7 @@ def compute_alignment(
         "part_strength": {n: float(v) for n, v in zip(BAND_NAMES, part)},
         "joint_strength": {n: float(v) for n, v in zip(SMPL_JOINT_NAMES, joint)},
         "window_strength": [float(v) for v in window],
+        "trajectory_strength": float(part[_TRAJ]),
         "joint_window_strength": {
             n: [float(v) for v in joint_window[i]] for i, n in enumerate(SMPL_JOINT_NAMES)
         },

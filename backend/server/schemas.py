@@ -241,6 +241,10 @@ class Alignment(BaseModel):
     part_strength: dict[str, float]
     joint_strength: dict[str, float] = Field(description="all 22 SMPL joints -> [0, 1]")
     window_strength: list[float]
+    trajectory_strength: float = Field(
+        description="strength of the root_position band (the global trajectory), normalised with part_strength; "
+        "it drives no joint"
+    )
     joint_window_strength: dict[str, list[float]]
 
 

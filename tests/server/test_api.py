@@ -422,6 +422,7 @@ def test_openapi_has_documented_paths_and_fields(client) -> None:
             "part_strength",
             "joint_strength",
             "window_strength",
+            "trajectory_strength",
             "joint_window_strength",
         },
         "TimeSpan": {"start", "end"},

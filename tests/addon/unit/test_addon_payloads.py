@@ -40,6 +40,7 @@ def _alignment(n_tokens: int = 3, n_windows: int = 4) -> dict:
         "part_strength": {p: float(rng.uniform()) for p in BAND_NAMES},
         "joint_strength": {j: float(rng.uniform()) for j in SMPL_JOINT_NAMES},
         "window_strength": rng.uniform(0, 1, n_windows).tolist(),
+        "trajectory_strength": float(rng.uniform()),
         "joint_window_strength": {j: rng.uniform(0, 1, n_windows).tolist() for j in SMPL_JOINT_NAMES},
     }
     return schemas.Alignment.model_validate(d).model_dump(mode="json")
