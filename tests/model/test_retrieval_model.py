@@ -241,7 +241,7 @@ def test_bf16_autocast_pass_matches_float32(real_batch, make_config) -> None:
     scores, losses and gradients stay finite, float32 where the loss is formed, and close to float32."""
     torch.manual_seed(0)
     model = MotionTextRetrieval.from_config(make_config()).eval()  # no dropout: the two passes are comparable
-    gen = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    gen = lambda: torch.Generator().manual_seed(3)
     ref = model(real_batch, generator=gen())
     ref.loss.backward()
     ref_grad = model.motion_encoder.band_projector.bands[13].weight.grad.clone()
