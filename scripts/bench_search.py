@@ -34,6 +34,7 @@ from bench_search_report import fmt, report, write_section
 from bench_search_synth import QUERY_LEN, TEXTS, WINDOW_FRAMES, D, token_queries, topics, write_index
 
 from backend.index.search import Searcher, best_per_clip
+from backend.model.text_onnx import OnnxTextEncoder, query_encoder
 
 
 def timed(fn, reps: int) -> tuple[float, float]:
@@ -138,6 +139,10 @@ def bench_size(n: int, args: argparse.Namespace, model: object, tpl: object, tmp
     texts = iter(range(10**9))
     s.queries.size = 0  # every text encoded: the cold-query latency
     row["text_encoding"] = timed(lambda: s.encode_query(TEXTS[next(texts) % len(TEXTS)]), 20)
+    runtime, s.text_runtime = s.text_runtime, "torch"  # the PyTorch baseline of the same encoder
+    row["text_encoding_torch"] = timed(lambda: s.encode_query(TEXTS[next(texts) % len(TEXTS)]), 20)
+    s.text_runtime = runtime
+    row["text_runtime"] = "onnx" if isinstance(query_encoder(model, runtime), OnnxTextEncoder) else "torch"
     row["search_auto"] = timed(lambda: s.search(TEXTS[next(texts) % len(TEXTS)], 10), max(nq, 20))
     s.queries.size = 256
     row["search_repeat"] = timed(lambda: s.search(TEXTS[0], 10), max(nq, 20))

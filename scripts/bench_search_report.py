@@ -38,18 +38,21 @@ def report(rows: list[dict], codecs: list[dict], args: argparse.Namespace, notes
             "clip style + 0.6 noise). A token query describes one type: 8 noisy primitive tokens of that type + 2 "
             f"function-word tokens ({QUERY_LEN} tokens). Its exact top-10 are the best of the ~N / {TYPES} clips "
             "of its type, separated by small score differences, so a first stage must keep the fine ranking. "
-            "Full search = `Searcher.search(text, k=10)` including MiniLM text encoding (cold: query cache off; "
+            "Full search = `Searcher.search(text, k=10)` including MiniLM text encoding (ONNX Runtime, the "
+            "default on CPU; the PyTorch encoder of the same weights is timed beside it; cold: query cache off; "
             "repeated: same text, served by the query-encoding cache), on an index written to disk "
             f"(fp16 up to 20k clips, int8 above); exact up to {args.exact_threshold} windows, above it "
             f"two-stage: {args.candidates} candidates from the default first stage (token-level centroids, "
-            f"nprobe {args.nprobe}) re-ranked by exact MaxSim (`model.scoring.maxsim`). Naive = un-chunked "
+            f"nprobe {args.nprobe}) re-ranked by exact MaxSim (`model.scoring.maxsim_one_query`, blocks of 32 "
+            "windows). Naive = un-chunked "
             "`einsum` MaxSim over the whole float32 tensor + top-k (only where that tensor fits in memory). "
             "Latencies in ms, p50 / p99."
         ),
         "",
         (
             "| clips | storage, bytes / clip | naive exact | exact core | two-stage core | speed-up vs naive | "
-            "text encoding | **full search, cold** (mode) | full search, repeated | recall@10 vs exact |"
+            "text encoding (ONNX Runtime / PyTorch) | **full search, cold** (mode) | full search, repeated | "
+            "recall@10 vs exact |"
         ),
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -61,7 +64,8 @@ def report(rows: list[dict], codecs: list[dict], args: argparse.Namespace, notes
             ratio += " (vs exact core)"
         lines.append(
             f"| {r['n']:,} | {r['codec']}, {r['disk_per_clip']:,.0f} | {fmt(r.get('naive'))} | "
-            f"{fmt(r.get('core_exact'))} | {fmt(r['core_two_stage'])} | {ratio} | {fmt(r['text_encoding'])} | "
+            f"{fmt(r.get('core_exact'))} | {fmt(r['core_two_stage'])} | {ratio} | {fmt(r['text_encoding'])} "
+            f"(PyTorch {fmt(r.get('text_encoding_torch'))}) | "
             f"**{fmt(r['search_auto'])}** ({r['mode']}) | {fmt(r['search_repeat'])} | "
             f"{r['recall_two_stage']:.3f} ({r['queries']} queries) |"
         )

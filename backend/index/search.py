@@ -18,7 +18,8 @@ A clip's score is its best window's score (windows are de-duplicated per clip) a
 window as a time segment of the clip. Decoded patches are kept in memory as one padded tensor
 ``(N_windows, P, D)`` (float32, or float16 when float32 would exceed ``cache_bytes``; beyond twice that,
 patches are decoded from the memory-mapped codec arrays per query), plus ``(N_windows, P)`` masks.
-Query encodings are kept in a small LRU cache keyed by the text (a repeated query costs no encoding).
+Query encodings are kept in a small LRU cache keyed by the text (a repeated query costs no encoding); new
+queries are encoded with ONNX Runtime on CPU when available (``text_runtime``, :mod:`backend.model.text_onnx`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from backend.index.candidates import CentroidCandidates
 from backend.index.metadata import ClipRecord
 from backend.index.query_cache import QueryCache, copy_encoding
 from backend.index.store import MotionIndex
-from backend.model.scoring import maxsim, pooled_scores
+from backend.model.scoring import maxsim, maxsim_one_query, pooled_scores
+from backend.model.text_onnx import TextRuntime, query_encoder
 
 __all__ = ["FirstStage", "Hit", "SearchMode", "Searcher", "best_per_clip"]
 
@@ -115,6 +117,8 @@ class Searcher:
         cache_bytes: memory budget of the float32 patch cache (see module docstring).
         chunk_size: windows per MaxSim block over the whole cache (exact search).
         gather_block: windows gathered and scored at a time when re-ranking candidates.
+        text_runtime: how query texts are encoded: ``auto`` (ONNX Runtime on CPU if available), ``onnx``,
+            ``torch`` (see :func:`backend.model.text_onnx.make_query_encoder`).
     """
 
     def __init__(
@@ -126,13 +130,14 @@ class Searcher:
         candidates: int = 256,
         cache_bytes: int = 2 << 30,
         chunk_size: int = 256,
-        gather_block: int = 64,
+        gather_block: int = 32,
         first_stage: FirstStage = "auto",
         nprobe: int = 8,
         n_centroids: int | None = None,
         centroid_min_windows: int = 1024,
         query_cache: int = 256,
         cache_candidates: bool = True,
+        text_runtime: TextRuntime = "auto",
     ) -> None:
         if model is not None:
             index.check_model(model.checksum())
@@ -142,6 +147,9 @@ class Searcher:
             raise InvalidInputError(f"first_stage must be auto, centroids or pooled, got {first_stage!r}")
         if nprobe < 1 or query_cache < 0 or (n_centroids is not None and n_centroids < 1):
             raise InvalidInputError("nprobe and n_centroids must be >= 1, query_cache >= 0")
+        if text_runtime not in ("auto", "onnx", "torch"):
+            raise InvalidInputError(f"text_runtime must be auto, onnx or torch, got {text_runtime!r}")
+        self.text_runtime = text_runtime
         if first_stage == "auto":
             first_stage = "centroids" if index.num_windows >= centroid_min_windows else "pooled"
         self.first_stage, self.nprobe, self.n_centroids = first_stage, nprobe, n_centroids
@@ -213,8 +221,9 @@ class Searcher:
         enc = self.queries.get(text)
         if enc is not None:
             return enc
+        encode = query_encoder(self._require_model(), self.text_runtime)
         with torch.inference_mode():
-            enc = self._require_model().encode_text([text])
+            enc = encode([text])
         if not bool(enc.mask[0].any()):
             raise InvalidInputError(f"text {text[:50]!r} has no token the model can use")
         self.queries.put(text, enc)
@@ -246,6 +255,10 @@ class Searcher:
             return maxsim(q, q_mask, self.patches, self.masks, chunk_size=self.chunk_size)[0].numpy()
         n = self.index.num_windows if rows is None else len(rows)
         out = np.empty(n, dtype=np.float32)
+        q_valid = q[0][q_mask[0]]
+        if not len(q_valid):  # as maxsim scores a query without a valid token: 0 everywhere
+            out[:] = 0.0
+            return out
         # small blocks, so that maxsim reads a gathered (or converted) block back from the CPU cache
         step = self.gather_block if self.patches is not None else self.chunk_size * 8
         for a in range(0, n, step):
@@ -255,7 +268,7 @@ class Searcher:
                 d, dm = self.window_patches(
                     np.arange(a, min(a + step, n)) if rows is None else rows[a : a + step]
                 )
-            out[a : a + step] = maxsim(q, q_mask, d, dm, chunk_size=step)[0].numpy()
+            out[a : a + step] = maxsim_one_query(q_valid, d, dm).numpy()
         return out
 
     def search_tokens(

@@ -20,6 +20,7 @@ from backend.errors import InvalidInputError
 
 __all__ = [
     "maxsim",
+    "maxsim_one_query",
     "maxsim_paired",
     "mean_pool",
     "pooled_scores",
@@ -110,6 +111,38 @@ def maxsim(
             blocks.append(_reduce(token_max, qm[:, None, :]))
         rows.append(torch.cat(blocks, dim=1))
     return torch.cat(rows, dim=0)
+
+
+def maxsim_one_query(q_valid: torch.Tensor, d: torch.Tensor, d_mask: torch.Tensor) -> torch.Tensor:
+    """:func:`maxsim` of one query against a block of documents, the search re-rank's inner loop.
+
+    Same score as ``maxsim(q[None], q_mask[None], d, d_mask)[0]`` (up to float rounding), with less work per
+    block: the query arrives with only its valid tokens, so one matrix product, a max and a mean remain (the
+    document mask is applied only when some patch is masked).
+
+    Args:
+        q_valid: ``(Lv, D)`` the query's valid token embeddings (``Lv >= 1``).
+        d: ``(Nd, Ld, D)`` document token embeddings (converted to ``q_valid``'s dtype).
+        d_mask: ``(Nd, Ld)`` bool valid document tokens.
+
+    Returns:
+        ``(Nd,)`` scores (``-inf`` for a document without a valid token).
+
+    >>> q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> d = torch.tensor([[[1.0, 0.0], [0.6, 0.8]], [[0.0, 1.0], [9.0, 9.0]]])
+    >>> maxsim_one_query(q, d, torch.tensor([[True, True], [True, False]]))
+    tensor([0.9000, 0.5000])
+    """
+    if q_valid.dim() != 2 or q_valid.shape[0] < 1:
+        raise InvalidInputError(f"q_valid must be (Lv >= 1, D), got {tuple(q_valid.shape)}")
+    _check("d", d, d_mask)
+    if q_valid.shape[-1] != d.shape[-1]:
+        raise InvalidInputError(f"q and d embedding sizes differ: {q_valid.shape[-1]} vs {d.shape[-1]}")
+    nd, ld, dim = d.shape
+    sim = (q_valid @ d.reshape(nd * ld, dim).to(q_valid.dtype).T).view(len(q_valid), nd, ld)
+    if not bool(d_mask.all()):
+        sim.masked_fill_(~d_mask[None], float("-inf"))
+    return sim.amax(dim=2).mean(dim=0)
 
 
 def maxsim_paired(

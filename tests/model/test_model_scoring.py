@@ -128,3 +128,26 @@ def test_shape_and_mask_errors() -> None:
         0,
         2,
     )
+
+
+def test_maxsim_one_query_equals_maxsim_on_real_embeddings(tiny_model, kit_captions) -> None:
+    """The search re-rank's single-query MaxSim gives maxsim's scores, with and without masked patches."""
+    from backend.model.scoring import maxsim, maxsim_one_query
+
+    with torch.inference_mode():
+        text = tiny_model.encode_text(kit_captions[:3])
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(5, tiny_model.config.window_frames, tiny_model.config.feature_dim, generator=g)
+        fm = torch.ones(5, tiny_model.config.window_frames, dtype=torch.bool)
+        fm[1, 10:] = False  # a short clip: padding patches masked
+        motion = tiny_model.encode_motion(x, fm)
+    assert not bool(motion.mask.all())
+    for i in range(len(text)):
+        ref = maxsim(text.emb[i : i + 1], text.mask[i : i + 1], motion.emb, motion.mask)[0]
+        got = maxsim_one_query(text.emb[i][text.mask[i]], motion.emb, motion.mask)
+        torch.testing.assert_close(got, ref, atol=1e-6, rtol=0)
+        full = torch.ones_like(motion.mask)
+        ref_full = maxsim(text.emb[i : i + 1], text.mask[i : i + 1], motion.emb, full)[0]
+        torch.testing.assert_close(maxsim_one_query(text.emb[i][text.mask[i]], motion.emb, full), ref_full)
+    with pytest.raises(InvalidInputError, match="Lv >= 1"):
+        maxsim_one_query(text.emb[0][:0], motion.emb, motion.mask)

@@ -1,0 +1,78 @@
+"""Query encoding through ONNX Runtime (backend.model.text_onnx): the same TextEncoding as the PyTorch path on
+real captions (padding, word pieces, special tokens), for the shipped default model and a tiny model; runtime
+selection and its errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from backend.errors import ConfigError, InvalidInputError
+from backend.model.text_onnx import OnnxTextEncoder, make_query_encoder, query_encoder
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "backend" / "assets" / "default_model"
+
+
+def _assert_same(a, b) -> None:
+    torch.testing.assert_close(a.mask, b.mask, rtol=0, atol=0)
+    torch.testing.assert_close(a.input_ids, b.input_ids, rtol=0, atol=0)
+    torch.testing.assert_close(a.word_index, b.word_index, rtol=0, atol=0)
+    assert a.words == b.words
+    torch.testing.assert_close(a.emb.float(), b.emb.float(), rtol=0, atol=2e-5)
+    torch.testing.assert_close(a.pooled.float(), b.pooled.float(), rtol=0, atol=2e-5)
+
+
+@pytest.fixture(scope="module")
+def default_model():
+    from backend.model.retrieval import MotionTextRetrieval
+
+    if not (DEFAULT_MODEL / "config.json").is_file():
+        pytest.skip(f"needs the trained default model at {DEFAULT_MODEL}")
+    return MotionTextRetrieval.from_pretrained(DEFAULT_MODEL).eval()
+
+
+def test_onnx_matches_torch_on_real_captions(default_model, kit_captions: list[str]) -> None:
+    onnx = OnnxTextEncoder(default_model)
+    texts = ["an old man waves with his left hand", *kit_captions[:7]]  # mixed lengths: padding in a batch
+    with torch.inference_mode():
+        ref = default_model.encode_text(texts)
+    _assert_same(onnx(texts), ref)
+    for text in texts[:3]:  # one query at a time, as search encodes them
+        with torch.inference_mode():
+            one = default_model.encode_text([text])
+        _assert_same(onnx([text]), one)
+    assert onnx.onnx_bytes > 1_000_000  # the whole backbone went into the graph
+
+
+def test_onnx_tracks_the_weights_it_was_made_from(tiny_model, bandai_captions: dict[str, str]) -> None:
+    texts = list(bandai_captions.values())
+    onnx = OnnxTextEncoder(tiny_model)
+    with torch.inference_mode():
+        _assert_same(onnx(texts), tiny_model.encode_text(texts))
+    with pytest.raises(InvalidInputError, match="empty"):
+        onnx([])
+
+
+def test_runtime_selection(tiny_model) -> None:
+    encode, runtime = make_query_encoder(tiny_model, "torch")
+    assert runtime == "torch" and encode == tiny_model.encode_text
+    encode, runtime = make_query_encoder(tiny_model, "auto")
+    assert runtime == "onnx" and isinstance(encode, OnnxTextEncoder)
+    with pytest.raises(ConfigError, match="auto, onnx or torch"):
+        make_query_encoder(tiny_model, "tensorrt")  # type: ignore[arg-type]
+    assert query_encoder(tiny_model, "onnx") is query_encoder(tiny_model, "onnx")  # exported once per model
+
+
+def test_onnx_export_failure_is_a_clear_error(tiny_model, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An encoder the exporter cannot handle gives a ConfigError naming the cause; ``auto`` falls back."""
+
+    def broken_export(*args, **kwargs):
+        raise RuntimeError("unsupported operator aten::foo")
+
+    monkeypatch.setattr(torch.onnx, "export", broken_export)
+    with pytest.raises(ConfigError, match="could not export the text encoder to ONNX.*aten::foo"):
+        make_query_encoder(tiny_model, "onnx")
+    encode, runtime = make_query_encoder(tiny_model, "auto")
+    assert runtime == "torch" and encode == tiny_model.encode_text
