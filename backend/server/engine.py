@@ -66,15 +66,24 @@ class SearchEngine:
         preview_cache_dir: folder for cached preview PNGs (created on first use).
         model_name: name reported by ``/health`` (default: the index header's ``model_name``, or the
             checkpoint checksum).
+        search_options: keyword arguments of every :class:`~backend.index.search.Searcher` it opens.
 
     Raises:
         IndexError_: missing / corrupt index folder.
         IndexMismatchError: the index was built by another checkpoint.
     """
 
-    def __init__(self, model: Any, index_dir: Path | str, *, preview_cache_dir: Path | str,
-                 model_name: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model: Any,
+        index_dir: Path | str,
+        *,
+        preview_cache_dir: Path | str,
+        model_name: str | None = None,
+        search_options: dict[str, Any] | None = None,
+    ) -> None:
         self.model = model
+        self.search_options = dict(search_options or {})
         self.index_dir = Path(index_dir)
         self.preview_cache_dir = Path(preview_cache_dir)
         self._write_lock = threading.Lock()
@@ -111,8 +120,9 @@ class SearchEngine:
                 "'python -m backend index build')"
             )
         model = MotionTextRetrieval.from_pretrained(ckpt)
+        options = {"candidates": settings.search_candidates, "text_runtime": settings.text_runtime}
         engine = cls(model, index_dir, preview_cache_dir=settings.resolved_preview_cache_dir(),
-                     model_name=None)  # fmt: skip
+                     model_name=None, search_options=options)  # fmt: skip
         if not engine._searcher.index.header.model_name:
             engine.model_name = f"{ckpt.name}@{model.checksum()[:12]}"
         return engine
@@ -131,7 +141,7 @@ class SearchEngine:
 
         mtime = self._manifest_mtime()
         index = MotionIndex.open(self.index_dir, expected_checksum=self.model.checksum())
-        searcher = Searcher(index, self.model)
+        searcher = Searcher(index, self.model, **self.search_options)
         self._header_mtime = mtime
         return searcher
 
@@ -322,7 +332,9 @@ class SearchEngine:
             raise ConflictError(f"clip id {clip_id!r} already exists; DELETE /library/{clip_id} first")
         stem = _safe_name(Path(source or p.name).stem)[:100]
         try:
-            clip = bvh_to_clip(p, clip_id=clip_id or stem, dataset="user", source=source or p.name, up_axis="auto")
+            clip = bvh_to_clip(
+                p, clip_id=clip_id or stem, dataset="user", source=source or p.name, up_axis="auto"
+            )
         except (BvhError, RigMappingError, MotionDataError) as exc:  # name the user's file, not a temp path
             raise type(exc)(str(exc).replace(str(p), shown)) from None
         if caption:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +46,10 @@ class ServerSettings(BaseSettings):
             ``<index_dir>.previews`` beside the index folder.
         torch_threads: intra-op threads for torch (``0`` keeps torch's default).
         max_upload_bytes: largest accepted BVH upload on ``POST /library``.
+        search_candidates: windows the two-stage search re-scores exactly (above 1,024 windows); more =
+            closer to exact search, slower (docs/benchmarks.md: real library recall@10 0.985 at 256,
+            0.995 at 512 for twice the re-rank time).
+        text_runtime: query encoding, ``auto`` (ONNX Runtime on CPU when available), ``onnx`` or ``torch``.
     """
 
     model_config = SettingsConfigDict(env_prefix="MOTION_SEARCH_", extra="ignore")
@@ -58,6 +63,8 @@ class ServerSettings(BaseSettings):
     preview_cache_dir: Path | None = None
     torch_threads: int = Field(default=0, ge=0)
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    search_candidates: int = Field(default=256, ge=1, le=100_000)
+    text_runtime: Literal["auto", "onnx", "torch"] = "auto"
 
     @property
     def token(self) -> str | None:

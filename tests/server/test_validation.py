@@ -182,3 +182,25 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) ->
     assert s.resolved_preview_cache_dir() == tmp_path / "idx.previews"
     assert "from-env" not in repr(s)  # the token is a secret
     assert ServerSettings(port=1234).port == 1234  # explicit values win over the environment
+
+
+def test_search_settings_reach_the_searcher(monkeypatch: pytest.MonkeyPatch, tiny_setup, tmp_path) -> None:
+    """MOTION_SEARCH_SEARCH_CANDIDATES / _TEXT_RUNTIME configure the engine's Searcher; bad values are refused."""
+    from pydantic import ValidationError
+
+    from backend.server.engine import SearchEngine
+
+    monkeypatch.setenv("MOTION_SEARCH_SEARCH_CANDIDATES", "512")
+    monkeypatch.setenv("MOTION_SEARCH_TEXT_RUNTIME", "torch")
+    settings = ServerSettings(index_dir=tiny_setup.index, checkpoint_dir=tiny_setup.checkpoint,
+                              preview_cache_dir=tmp_path / "previews")  # fmt: skip
+    searcher = SearchEngine.load(settings)._searcher
+    assert searcher.candidates == 512 and searcher.text_runtime == "torch"
+    default = SearchEngine.load(ServerSettings(index_dir=tiny_setup.index, checkpoint_dir=tiny_setup.checkpoint,
+                                               search_candidates=256, text_runtime="auto"))._searcher  # fmt: skip
+    assert default.candidates == 256 and default.text_runtime == "auto"
+    for env, value in (("MOTION_SEARCH_SEARCH_CANDIDATES", "0"), ("MOTION_SEARCH_TEXT_RUNTIME", "tensorrt")):
+        monkeypatch.setenv(env, value)
+        with pytest.raises(ValidationError):
+            ServerSettings()
+        monkeypatch.delenv(env)
