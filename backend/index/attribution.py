@@ -116,8 +116,9 @@ def hits_relevance(
 ) -> np.ndarray:
     """:func:`cell_attribution` of search hits (one batched forward + backward).
 
-    Each hit's window is cut from its whole clip's features (``model.featurize`` of the index joints,
-    then ``[window_start_frame : window_start_frame + window_length]``), exactly as the index encoded it.
+    Each hit's window is cut from its whole clip's features (``model.featurize`` of the index joints, kept in
+    the searcher's ``features`` cache, then ``[window_start_frame : window_start_frame + window_length]``),
+    exactly as the index encoded it.
 
     Args:
         searcher: a ``Searcher`` with a model.
@@ -134,7 +135,7 @@ def hits_relevance(
         return np.zeros((0, NUM_BANDS, n_win), dtype=np.float32)
     feats = []
     for h in hits:
-        full = np.asarray(model.featurize(searcher.index.joints(h.record.id)), dtype=np.float32)
+        full = searcher.features.get(h.record.id)
         a = int(h.window_start_frame)
         feats.append(full[a : a + int(h.window_length)])
     x, fm = model.prepare_motion_batch(feats)

@@ -35,7 +35,7 @@ from backend.errors import InvalidInputError
 from backend.index.candidate_cache import CACHE_DIR
 from backend.index.candidates import CentroidCandidates
 from backend.index.metadata import ClipRecord
-from backend.index.query_cache import QueryCache, copy_encoding
+from backend.index.query_cache import FeatureCache, QueryCache, copy_encoding
 from backend.index.store import MotionIndex
 from backend.model.scoring import maxsim, maxsim_one_query, pooled_scores
 from backend.model.text_onnx import TextRuntime, query_encoder
@@ -154,6 +154,7 @@ class Searcher:
             first_stage = "centroids" if index.num_windows >= centroid_min_windows else "pooled"
         self.first_stage, self.nprobe, self.n_centroids = first_stage, nprobe, n_centroids
         self.queries, self.cache_candidates = QueryCache(query_cache), cache_candidates
+        self.features = FeatureCache(lambda clip_id: self._require_model().featurize(index.joints(clip_id)))
         self.gather_block = gather_block
         self.index, self.model = index, model
         self.exact_threshold, self.candidates, self.chunk_size = exact_threshold, candidates, chunk_size

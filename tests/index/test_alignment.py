@@ -279,3 +279,22 @@ def test_named_arm_is_lit_on_one_handed_clips(default_searcher: Searcher) -> Non
                 top += best in {f"{side}_{j}" for j in ARM}
     print(f"named arm brighter on {brighter}/{n}, brightest joint on the named arm on {top}/{n}")
     assert brighter >= 10 and top >= n / 2, (brighter, top, n)
+
+
+def test_attribution_reuses_cached_clip_features(searcher: Searcher) -> None:
+    """The features the attribution slices come from the searcher's per-clip cache, equal to featurize."""
+    enc = searcher.encode_query("a person kicks")
+    hits = searcher.search_encoded(enc, 3)
+    first = hits_relevance(searcher, enc, hits)
+    for h in hits:
+        cached = searcher.features.get(h.record.id)
+        assert not cached.flags.writeable
+        np.testing.assert_array_equal(cached, searcher.model.featurize(searcher.index.joints(h.record.id)))
+    calls = []
+    compute = searcher.features.compute
+    searcher.features.compute = lambda clip_id: calls.append(clip_id) or compute(clip_id)
+    try:
+        np.testing.assert_array_equal(hits_relevance(searcher, enc, hits), first)
+    finally:
+        searcher.features.compute = compute
+    assert calls == []  # every hit's features came from the cache
