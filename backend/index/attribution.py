@@ -11,6 +11,13 @@ embeddings (held fixed) and the window's patch embeddings. Since the z-scored in
 pose; only the positive part (evidence for the match) is kept. Unlike cosines of single patches, it
 follows the information the motion encoder mixes across patches back to where it came from.
 
+Faithfulness, measured against occlusion (the score drop when a band is replaced by the mean pose) on 8
+one-handed raise / wave test clips of the real library: Spearman rank correlation of the 14 band strengths 0.73
+for gradient x input, 0.75 for integrated gradients (2 or 4 steps); on single clips the two can disagree
+(the README's demo clip: occlusion and 4-step integrated gradients put the root trajectory and the waving
+shoulder first, gradient x input the left knee). A searcher's ``attribution_steps`` (server setting
+``MOTION_SEARCH_ATTRIBUTION_STEPS``) picks integrated gradients at that many times the cost; the default is 1.
+
 All windows of a batch are attributed with one forward and one backward pass; the gradient is taken
 with respect to the inputs only (no parameter ``.grad`` is touched), and the functions work inside
 ``torch.no_grad()`` / ``torch.inference_mode()`` callers.
@@ -139,7 +146,9 @@ def hits_relevance(
         a = int(h.window_start_frame)
         feats.append(full[a : a + int(h.window_length)])
     x, fm = model.prepare_motion_batch(feats)
-    return cell_attribution(model, query, x, fm, row=row)
+    return cell_attribution(
+        model, query, x, fm, row=row, steps=int(getattr(searcher, "attribution_steps", 1))
+    )
 
 
 def align_many(

@@ -119,6 +119,8 @@ class Searcher:
         gather_block: windows gathered and scored at a time when re-ranking candidates.
         text_runtime: how query texts are encoded: ``auto`` (ONNX Runtime on CPU if available), ``onnx``,
             ``torch`` (see :func:`backend.model.text_onnx.make_query_encoder`).
+        attribution_steps: 1 = gradient x input alignment strengths; ``n > 1`` = integrated gradients with
+            ``n`` steps (``n`` times the cost; :mod:`backend.index.attribution`).
     """
 
     def __init__(
@@ -138,6 +140,7 @@ class Searcher:
         query_cache: int = 256,
         cache_candidates: bool = True,
         text_runtime: TextRuntime = "auto",
+        attribution_steps: int = 1,
     ) -> None:
         if model is not None:
             index.check_model(model.checksum())
@@ -150,6 +153,11 @@ class Searcher:
         if text_runtime not in ("auto", "onnx", "torch"):
             raise InvalidInputError(f"text_runtime must be auto, onnx or torch, got {text_runtime!r}")
         self.text_runtime = text_runtime
+        if not isinstance(attribution_steps, int) or not 1 <= attribution_steps <= 64:
+            raise InvalidInputError(
+                f"attribution_steps must be an integer in 1..64, got {attribution_steps!r}"
+            )
+        self.attribution_steps = attribution_steps
         if first_stage == "auto":
             first_stage = "centroids" if index.num_windows >= centroid_min_windows else "pooled"
         self.first_stage, self.nprobe, self.n_centroids = first_stage, nprobe, n_centroids

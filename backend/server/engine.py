@@ -120,7 +120,11 @@ class SearchEngine:
                 "'python -m backend index build')"
             )
         model = MotionTextRetrieval.from_pretrained(ckpt)
-        options = {"candidates": settings.search_candidates, "text_runtime": settings.text_runtime}
+        options = {
+            "candidates": settings.search_candidates,
+            "text_runtime": settings.text_runtime,
+            "attribution_steps": settings.attribution_steps,
+        }
         engine = cls(model, index_dir, preview_cache_dir=settings.resolved_preview_cache_dir(),
                      model_name=None, search_options=options)  # fmt: skip
         if not engine._searcher.index.header.model_name:

@@ -50,6 +50,8 @@ class ServerSettings(BaseSettings):
             closer to exact search, slower (docs/benchmarks.md: real library recall@10 0.985 at 256,
             0.995 at 512 for twice the re-rank time).
         text_runtime: query encoding, ``auto`` (ONNX Runtime on CPU when available), ``onnx`` or ``torch``.
+        attribution_steps: alignment strengths by gradient x input (1) or integrated gradients with this many
+            steps (that many times the alignment cost; closer to occlusion on some clips).
     """
 
     model_config = SettingsConfigDict(env_prefix="MOTION_SEARCH_", extra="ignore")
@@ -65,6 +67,7 @@ class ServerSettings(BaseSettings):
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     search_candidates: int = Field(default=256, ge=1, le=100_000)
     text_runtime: Literal["auto", "onnx", "torch"] = "auto"
+    attribution_steps: int = Field(default=1, ge=1, le=64)
 
     @property
     def token(self) -> str | None:

@@ -298,3 +298,22 @@ def test_attribution_reuses_cached_clip_features(searcher: Searcher) -> None:
     finally:
         searcher.features.compute = compute
     assert calls == []  # every hit's features came from the cache
+
+
+def test_attribution_steps_select_integrated_gradients(searcher: Searcher) -> None:
+    """A searcher's attribution_steps > 1 makes the alignment strengths integrated gradients with that many steps."""
+    enc = searcher.encode_query("a person waves with the left hand")
+    hits = searcher.search_encoded(enc, 2)
+    model = searcher.model
+    feats = [searcher.features.get(h.record.id)[h.window_start_frame : h.window_start_frame + h.window_length]
+             for h in hits]  # fmt: skip
+    x, fm = model.prepare_motion_batch(feats)
+    try:
+        searcher.attribution_steps = 4
+        ig = hits_relevance(searcher, enc, hits)
+    finally:
+        searcher.attribution_steps = 1
+    np.testing.assert_allclose(ig, cell_attribution(model, enc, x, fm, steps=4), rtol=1e-5, atol=1e-7)
+    assert not np.allclose(ig, hits_relevance(searcher, enc, hits))
+    with pytest.raises(InvalidInputError, match="attribution_steps"):
+        Searcher(searcher.index, model, attribution_steps=0)

@@ -192,14 +192,17 @@ def test_search_settings_reach_the_searcher(monkeypatch: pytest.MonkeyPatch, tin
 
     monkeypatch.setenv("MOTION_SEARCH_SEARCH_CANDIDATES", "512")
     monkeypatch.setenv("MOTION_SEARCH_TEXT_RUNTIME", "torch")
+    monkeypatch.setenv("MOTION_SEARCH_ATTRIBUTION_STEPS", "4")
     settings = ServerSettings(index_dir=tiny_setup.index, checkpoint_dir=tiny_setup.checkpoint,
                               preview_cache_dir=tmp_path / "previews")  # fmt: skip
     searcher = SearchEngine.load(settings)._searcher
-    assert searcher.candidates == 512 and searcher.text_runtime == "torch"
+    assert searcher.candidates == 512 and searcher.text_runtime == "torch" and searcher.attribution_steps == 4
     default = SearchEngine.load(ServerSettings(index_dir=tiny_setup.index, checkpoint_dir=tiny_setup.checkpoint,
                                                search_candidates=256, text_runtime="auto"))._searcher  # fmt: skip
-    assert default.candidates == 256 and default.text_runtime == "auto"
-    for env, value in (("MOTION_SEARCH_SEARCH_CANDIDATES", "0"), ("MOTION_SEARCH_TEXT_RUNTIME", "tensorrt")):
+    assert default.candidates == 256 and default.text_runtime == "auto" and default.attribution_steps == 4
+    bad = (("MOTION_SEARCH_SEARCH_CANDIDATES", "0"), ("MOTION_SEARCH_TEXT_RUNTIME", "tensorrt"),
+           ("MOTION_SEARCH_ATTRIBUTION_STEPS", "0"))  # fmt: skip
+    for env, value in bad:
         monkeypatch.setenv(env, value)
         with pytest.raises(ValidationError):
             ServerSettings()
