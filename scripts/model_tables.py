@@ -24,6 +24,7 @@ ROWS = {
     "positions": "(c) positions image",
     "no_mlm": "(d) no MLM",
     "masked": "(e) padding-masked MaxSim",
+    "mirror": "(f) (a) + left/right mirror augmentation",
 }
 COLUMNS = [  # (header, protocol, queries, direction, metric)
     ("T2M R@1", "all", "all", "t2m", "R@1"),

@@ -3,7 +3,7 @@
 Layout of a config file (every section and key optional; defaults below)::
 
     model:  {RetrievalConfig fields: vit_name, vit_kwargs, text_trainable_layers, scoring, ...}
-    data:   {dataset, root, train_split, val_split, max_train_clips, max_val_clips, num_workers}
+    data:   {dataset, root, train_split, val_split, max_train_clips, max_val_clips, num_workers, mirror_prob}
     optim:  {epochs, batch_size, lr_motion, lr_text, lr_heads, weight_decay, warmup_steps, schedule,
              min_lr_ratio, drop_path, grad_clip, max_steps}
     seed: 0
@@ -60,6 +60,8 @@ class DataConfig:
         max_train_clips: budget: keep at most this many training clips (a seeded random subset); None = all.
         max_val_clips: same for the validation split.
         num_workers: DataLoader worker processes (features are cached in memory, so 0 is usually fastest).
+        mirror_prob: chance that a training sample is its clip's left/right mirror with ``left`` / ``right``
+            swapped in the caption (0 = off; teaches the sides from both directions of every clip).
     """
 
     dataset: str = "library"
@@ -69,6 +71,7 @@ class DataConfig:
     max_train_clips: int | None = None
     max_val_clips: int | None = None
     num_workers: int = 0
+    mirror_prob: float = 0.0
 
 
 @dataclass
@@ -193,6 +196,8 @@ class TrainConfig:
             if v is not None and v < 1:
                 raise ConfigError(f"data.{key} must be >= 1 or null, got {v}")
         _at_least("data.num_workers", d.num_workers, 0)
+        if not 0.0 <= d.mirror_prob <= 1.0:
+            raise ConfigError(f"data.mirror_prob must be in [0, 1], got {d.mirror_prob}")
         _at_least("optim.epochs", o.epochs, 1)
         _at_least("optim.batch_size", o.batch_size, 2)
         for key in ("lr_motion", "lr_text", "lr_heads", "weight_decay", "grad_clip"):

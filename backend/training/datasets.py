@@ -14,6 +14,7 @@ featurized. :class:`TextMotionDataset` then serves ``(crop, caption)`` samples:
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,48 @@ from torch.utils.data import Dataset, DistributedSampler, Sampler
 from backend.errors import InvalidInputError
 from backend.evaluation.data import ClipRecord, crop_bounds
 
-__all__ = ["MotionItem", "ResumableSampler", "TextMotionDataset", "featurize_records", "fit_feature_stats"]
+__all__ = [
+    "MotionItem",
+    "ResumableSampler",
+    "TextMotionDataset",
+    "featurize_records",
+    "fit_feature_stats",
+    "mirror_joints",
+    "swap_sides",
+]
+
+_SIDE_WORD = re.compile(r"\b(left|right)(?=(wards?|ward)?\b)", re.IGNORECASE)
+
+
+def swap_sides(text: str) -> str:
+    """The caption of the left/right mirrored motion: ``left`` <-> ``right`` (also in ``leftward(s)``), case kept.
+
+    >>> swap_sides("A person raises the Left hand, then turns right and walks leftwards")
+    'A person raises the Right hand, then turns left and walks rightwards'
+    >>> swap_sides("a bright light")   # whole words only
+    'a bright light'
+    """
+
+    def repl(m: re.Match[str]) -> str:
+        word = "right" if m.group(1).lower() == "left" else "left"
+        if m.group(1).isupper():
+            return word.upper()
+        return word.capitalize() if m.group(1)[0].isupper() else word
+
+    return _SIDE_WORD.sub(repl, text)
+
+
+def mirror_joints(joints: np.ndarray) -> np.ndarray:
+    """Left/right mirror of canonical ``(T, 22, 3)`` joints: x -> -x and each joint swapped with its twin.
+
+    >>> j = np.zeros((1, 22, 3)); j[0, 1, 0] = 0.1   # left hip at x = 0.1
+    >>> m = mirror_joints(j); float(m[0, 2, 0]), float(m[0, 1, 0])   # right hip at x = -0.1
+    (-0.1, -0.0)
+    """
+    from backend.motion.kinematics.skeleton import MIRROR_JOINTS
+
+    arr = np.asarray(joints)
+    return arr[:, list(MIRROR_JOINTS)] * np.array([-1.0, 1.0, 1.0], dtype=arr.dtype)
 
 
 @dataclass
@@ -37,6 +79,7 @@ class MotionItem:
         captions: its captions.
         labels: label dict.
         group: negatives group (see :class:`~backend.evaluation.data.ClipRecord`).
+        mirrored: ``(T, C)`` features of the left/right mirrored clip (:func:`mirror_joints`), or None.
     """
 
     clip_id: str
@@ -44,6 +87,7 @@ class MotionItem:
     captions: list[str]
     labels: dict[str, str] = field(default_factory=dict)
     group: str = ""
+    mirrored: np.ndarray | None = None
 
 
 def fit_feature_stats(records: Sequence[ClipRecord], representation: str) -> Any:
@@ -63,24 +107,30 @@ def fit_feature_stats(records: Sequence[ClipRecord], representation: str) -> Any
 
 
 def featurize_records(
-    records: Sequence[ClipRecord], featurize: Callable[[np.ndarray], np.ndarray]
+    records: Sequence[ClipRecord], featurize: Callable[[np.ndarray], np.ndarray], mirror: bool = False
 ) -> list[MotionItem]:
     """Featurize every record once (cache in memory).
 
     Args:
         records: loaded clips.
         featurize: ``(T, 22, 3) -> (T, C)`` z-scored features (``model.featurize``).
+        mirror: also featurize each clip's left/right mirror (:attr:`MotionItem.mirrored`).
 
     Returns:
         One :class:`MotionItem` per record.
     """
+
+    def feats(joints: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(featurize(joints), dtype=np.float32)
+
     return [
         MotionItem(
             r.clip_id,
-            np.ascontiguousarray(featurize(r.joints), dtype=np.float32),
+            feats(r.joints),
             r.captions,
             r.labels,
             r.group,
+            feats(mirror_joints(r.joints)) if mirror else None,
         )
         for r in records
     ]
@@ -94,11 +144,23 @@ class TextMotionDataset(Dataset):
         window_frames: maximum frames per sample (the model's ``window_frames``).
         train: random caption + random crop (True) or first caption + centre crop (False).
         seed: base seed of the per-(epoch, index) random choices.
+        mirror_prob: in training, the chance that a sample is the clip's left/right mirror with ``left`` and
+            ``right`` swapped in its caption (:func:`swap_sides`); needs items featurized with ``mirror=True``.
     """
 
     def __init__(
-        self, items: Sequence[MotionItem], window_frames: int, train: bool = True, seed: int = 0
+        self,
+        items: Sequence[MotionItem],
+        window_frames: int,
+        train: bool = True,
+        seed: int = 0,
+        mirror_prob: float = 0.0,
     ) -> None:
+        if not 0.0 <= mirror_prob <= 1.0:
+            raise InvalidInputError(f"mirror_prob must be in [0, 1], got {mirror_prob}")
+        if mirror_prob > 0 and any(it.mirrored is None for it in items):
+            raise InvalidInputError("mirror_prob > 0 needs items featurized with mirror=True")
+        self.mirror_prob = mirror_prob
         if not items:
             raise InvalidInputError("TextMotionDataset needs at least one clip")
         if window_frames < 1:
@@ -121,14 +183,17 @@ class TextMotionDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         """One sample ``{"motion": (t, C) float32, "text", "clip_id", "group": int}`` with ``t <= window``."""
         item = self.items[index]
+        features = item.features
         if self.train:
             rng = np.random.default_rng((self.seed, self.epoch, index))
             text = item.captions[int(rng.integers(len(item.captions)))]
+            if self.mirror_prob > 0 and item.mirrored is not None and rng.random() < self.mirror_prob:
+                features, text = item.mirrored, swap_sides(text)
         else:
             rng, text = None, item.captions[0]
-        start, end = crop_bounds(item.features.shape[0], self.window_frames, rng)
+        start, end = crop_bounds(features.shape[0], self.window_frames, rng)
         return {
-            "motion": item.features[start:end],
+            "motion": features[start:end],
             "text": text,
             "clip_id": item.clip_id,
             "group": self.group_index[index],

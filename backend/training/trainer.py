@@ -124,12 +124,14 @@ class _Run:
         val_records = load_split(d.dataset, d.root, d.val_split, d.max_val_clips, cfg.seed)
         self.model = MotionTextRetrieval.from_config(cfg.model).to(info.device)
         self.model.set_feature_stats(fit_feature_stats(train_records, cfg.model.representation))
-        items = featurize_records(train_records, self.model.featurize)
+        items = featurize_records(train_records, self.model.featurize, mirror=d.mirror_prob > 0)
         self.val_clips = [
             EvalClip(i.clip_id, i.features, i.captions, i.labels)
             for i in featurize_records(val_records, self.model.featurize)
         ]
-        self.dataset = TextMotionDataset(items, cfg.model.window_frames, train=True, seed=cfg.seed)
+        self.dataset = TextMotionDataset(
+            items, cfg.model.window_frames, train=True, seed=cfg.seed, mirror_prob=d.mirror_prob
+        )
         per_rank = len(items) // info.world_size
         self.batch_size = min(cfg.optim.batch_size, per_rank)
         if self.batch_size < 2:
