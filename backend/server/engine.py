@@ -129,6 +129,9 @@ class SearchEngine:
                      model_name=None, search_options=options)  # fmt: skip
         if not engine._searcher.index.header.model_name:
             engine.model_name = f"{ckpt.name}@{model.checksum()[:12]}"
+        from backend.model.text_onnx import query_encoder
+
+        query_encoder(model, settings.text_runtime)  # export now (~1 s), not during the first /search
         return engine
 
     def _manifest_mtime(self) -> tuple[int, int, int] | None:
