@@ -63,8 +63,9 @@ def _clip_scores(
     index: MotionIndex, positions: np.ndarray, queries: list[tuple[torch.Tensor, torch.Tensor]]
 ) -> np.ndarray:
     """``(Nt, Nc)`` best-window exact MaxSim of every query against the clips at ``positions``."""
-    rows = np.concatenate([index.clip_windows(int(p)) for p in positions])
-    owner = np.concatenate([np.full(len(index.clip_windows(int(p))), i) for i, p in enumerate(positions)])
+    per_clip = [index.clip_windows(int(p)) for p in positions]
+    rows = np.concatenate(per_clip)
+    owner = np.concatenate([np.full(len(r), i) for i, r in enumerate(per_clip)])
     emb, mask = index.window_patches(rows)
     d, dm = torch.from_numpy(np.asarray(emb, np.float32)), torch.from_numpy(np.asarray(mask, bool))
     win = torch.cat([maxsim(q, qm, d, dm, chunk_size=128) for q, qm in queries]).numpy()
@@ -98,7 +99,7 @@ def codec_rows(
         heldout=heldout if any(heldout) else None,
     )
     queries = _encode_texts(model, list(ev.texts))
-    counts = {kind: int(ev.rows(kind).size) for kind in ("seen", "heldout")}
+    counts = {"clips": len(positions), **{kind: int(ev.rows(kind).size) for kind in ("seen", "heldout")}}
     results: list[dict[str, object]] = []
     for spec in ["stored", *codecs]:
         name, _, m = spec.partition(":")
@@ -126,7 +127,7 @@ def codec_rows(
     return results, counts
 
 
-def markdown(results: list[dict[str, object]], counts: dict[str, int], n_clips: int, split: str) -> str:
+def markdown(results: list[dict[str, object]], counts: dict[str, int], split: str) -> str:
     base = results[0]["metrics"]
     head = "| storage | bytes / clip | " + " | ".join(c[0] for c in COLUMNS) + " |"
     lines = [head, "|---|---:|" + "---:|" * len(COLUMNS)]
@@ -138,7 +139,7 @@ def markdown(results: list[dict[str, object]], counts: dict[str, int], n_clips: 
         name = r["codec"].replace(":", ", m = ")
         lines.append(f"| {name} | {r['bytes_per_clip']:,.0f} | " + " | ".join(cells) + " |")
     return (
-        f"Split `{split}`: {n_clips} clips, {counts['seen']} caption + {counts['heldout']} held-out queries; "
+        f"Split `{split}`: {counts['clips']} clips, {counts['seen']} caption + {counts['heldout']} held-out queries; "
         "R@k in %, change against the index as built in brackets.\n\n" + "\n".join(lines)
     )
 
@@ -156,9 +157,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="bench-codecs-") as tmp:
         results, counts = codec_rows(args.index, args.checkpoint, args.codecs, args.split, Path(tmp))
-    n = MotionIndex.open(args.index).clips
-    n_clips = sum(1 for r in n if r.meta.split == args.split and any(c.strip() for c in r.meta.captions))
-    md = markdown(results, counts, n_clips, args.split)
+    md = markdown(results, counts, args.split)
     print(md)
     if args.out:
         args.out.write_text(md + "\n", encoding="utf-8")
