@@ -24,11 +24,12 @@ from backend.index.ingest import WindowEncoding, encode_joints
 from backend.index.search import Hit, Searcher, best_per_clip
 from backend.model.scoring import maxsim, pooled_scores
 from backend.motion.clip import Clip
+from backend.motion.limits import MAX_CLIP_SECONDS
 
 __all__ = ["MAX_DESCRIBE_SECONDS", "CaptionHit", "Description", "caption_alignment", "describe"]
 
-#: longest motion accepted by describe (10 minutes)
-MAX_DESCRIBE_SECONDS = 600.0
+#: longest motion accepted by describe (10 minutes; defined in :mod:`backend.motion.limits`)
+MAX_DESCRIBE_SECONDS = MAX_CLIP_SECONDS
 
 
 @dataclass

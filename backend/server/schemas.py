@@ -7,7 +7,6 @@ document the answers (the OpenAPI schema at ``/openapi.json`` is generated from 
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -21,6 +20,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from backend.motion.limits import MAX_CLIP_SECONDS, MAX_FPS, MIN_FPS, max_frames_at
 
 __all__ = [
     "MAX_FPS",
@@ -54,10 +55,8 @@ __all__ = [
 MAX_QUERY_TOKENS = 1000
 #: Cheap upper bound on query characters, checked before tokenizing.
 MAX_QUERY_CHARS = 20_000
-#: Longest motion accepted by ``/describe`` (10 minutes: 12,000 frames at 20 fps).
-MAX_MOTION_SECONDS = 600.0
-MIN_FPS = 1.0
-MAX_FPS = 1000.0
+#: Longest motion accepted by ``/describe`` and ``/library`` (10 minutes: 12,000 frames at 20 fps).
+MAX_MOTION_SECONDS = MAX_CLIP_SECONDS
 #: Largest absolute joint coordinate accepted (metres).
 MAX_ABS_COORDINATE = 10_000.0
 
@@ -192,7 +191,7 @@ class DescribeRequest(BaseModel):
     @model_validator(mode="after")
     def _duration(self) -> DescribeRequest:
         frames = int(self.joints.shape[0])  # type: ignore[attr-defined]
-        max_frames = math.floor(MAX_MOTION_SECONDS * self.fps + 1e-9)
+        max_frames = max_frames_at(self.fps)
         if frames > max_frames:
             raise ValueError(
                 f"joints is too long: {frames} frames at {self.fps:g} fps = {frames / self.fps:.1f} s "

@@ -9,6 +9,7 @@ import re
 import numpy as np
 
 from backend.errors import BvhError
+from backend.motion.limits import MAX_FPS, MIN_FPS
 
 __all__ = [
     "CHANNEL_NAMES",
@@ -21,8 +22,6 @@ __all__ = [
     "parse_motion",
 ]
 
-MAX_FPS = 1000.0
-MIN_FPS = 1.0
 #: channel names in canonical spelling, keyed by lower case
 CHANNEL_NAMES = ("Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation")
 _CHANNEL_CANON = {n.lower(): n for n in CHANNEL_NAMES}

@@ -24,6 +24,7 @@ import numpy as np
 
 from backend.errors import MotionDataError
 from backend.motion.kinematics.skeleton import CANONICAL_FPS, JOINT_INDEX, NUM_JOINTS
+from backend.motion.limits import MAX_FPS, MIN_FPS
 
 __all__ = [
     "MAX_FPS",
@@ -42,8 +43,6 @@ __all__ = [
 UNIT_SCALES: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "cmu": 0.0254 / 0.45}
 #: typical adult head-joint height reconstructed from bone lengths (see :func:`body_height`), metres
 _REFERENCE_HEIGHT = 1.4
-MIN_FPS = 1.0
-MAX_FPS = 1000.0
 
 _J = JOINT_INDEX
 _FOOT_JOINTS = [_J["left_ankle"], _J["right_ankle"], _J["left_foot"], _J["right_foot"]]

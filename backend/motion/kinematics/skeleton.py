@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.motion.limits import CANONICAL_FPS
+
 __all__ = [
     "SMPL_JOINT_NAMES",
     "SMPL_PARENTS",
@@ -29,7 +31,6 @@ __all__ = [
     "CANONICAL_FPS",
 ]
 
-CANONICAL_FPS = 20.0
 
 SMPL_JOINT_NAMES: tuple[str, ...] = (
     "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
