@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterable
 
 import numpy as np
 
 from backend.errors import BvhError
-from backend.motion.limits import MAX_FPS, MIN_FPS
+from backend.motion.limits import MAX_FPS, MAX_MOTION_VALUES, MIN_FPS, clip_length_problem
 
 __all__ = [
     "CHANNEL_NAMES",
     "MAX_FPS",
     "MIN_FPS",
     "Lines",
+    "check_motion_size",
     "depth_first",
     "hierarchy_text",
     "parse_hierarchy",
@@ -166,35 +168,45 @@ _FRAMES_RE = re.compile(r"^\s*frames\s*:\s*(\S*)\s*$", re.IGNORECASE)
 _FTIME_RE = re.compile(r"^\s*frame\s+time\s*:\s*(\S*)\s*$", re.IGNORECASE)
 
 
-def parse_motion(lines: list[str], first: int, n_channels: int, source: str) -> tuple[int, float, np.ndarray]:
-    """Parse the lines after ``MOTION`` (``first`` = 0-based index of the first of them).
+def parse_motion(
+    lines: Iterable[str], first: int, n_channels: int, source: str
+) -> tuple[int, float, np.ndarray]:
+    """Parse the lines after ``MOTION``, one at a time (``first`` = 1-based number of the first line).
+
+    The frame count and frame time are checked against :mod:`backend.motion.limits` before any motion
+    line is read, and reading stops at the first line beyond the declared count, so a hostile file costs
+    at most its declared (and accepted) size.
 
     Returns:
         ``(frames, frame_time, motion (F, C) float64)``.
 
     Raises:
-        BvhError: bad ``Frames:`` / ``Frame Time:`` lines, a truncated file, wrong value counts, malformed or
-            non-finite numbers (naming the line).
+        BvhError: bad ``Frames:`` / ``Frame Time:`` lines, too long a clip, a truncated file, wrong value
+            counts, malformed or non-finite numbers (naming the line).
     """
+    numbered = enumerate(lines, start=first)
+    last_no = first - 1
 
-    def header(idx: int, regex: re.Pattern, what: str) -> tuple[str, int]:
-        while idx < len(lines) and not lines[idx].strip():
-            idx += 1
-        if idx >= len(lines):
-            raise BvhError(f"{source}:{idx + 1}: file ends before '{what}' (truncated file?)")
-        m = regex.match(lines[idx])
-        if not m:
-            raise BvhError(f"{source}:{idx + 1}: expected '{what} ...', got {lines[idx].strip()[:60]!r}")
-        return m.group(1), idx + 1
+    def header(regex: re.Pattern, what: str) -> str:
+        nonlocal last_no
+        for last_no, ln in numbered:
+            if ln.strip():
+                m = regex.match(ln)
+                if not m:
+                    raise BvhError(f"{source}:{last_no}: expected '{what} ...', got {ln.strip()[:60]!r}")
+                return m.group(1)
+        raise BvhError(f"{source}:{last_no + 1}: file ends before '{what}' (truncated file?)")
 
-    raw_frames, idx = header(first, _FRAMES_RE, "Frames:")
+    raw_frames = header(_FRAMES_RE, "Frames:")
+    idx = last_no
     try:
         n_frames = int(raw_frames)
     except ValueError:
         raise BvhError(f"{source}:{idx}: malformed frame count {raw_frames!r}") from None
     if n_frames <= 0:
         raise BvhError(f"{source}:{idx}: the file has zero frames (Frames: {raw_frames})")
-    raw_ft, idx = header(idx, _FTIME_RE, "Frame Time:")
+    raw_ft = header(_FTIME_RE, "Frame Time:")
+    idx = last_no
     try:
         frame_time = float(raw_ft)
     except ValueError:
@@ -207,46 +219,87 @@ def parse_motion(lines: list[str], first: int, n_channels: int, source: str) -> 
             f"{source}:{idx}: absurd Frame Time {raw_ft} ({fps:.4g} fps; "
             f"accepted {MIN_FPS:g}..{MAX_FPS:g} fps)"
         )
-    rows = [(i + 1, ln.split()) for i, ln in enumerate(lines[idx:], start=idx)]
-    rows = [(n, t) for n, t in rows if t]
-    if len(rows) < n_frames:
-        last = rows[-1][0] if rows else idx
+    check_motion_size(n_frames, fps, n_channels, f"{source}:{idx - 1}")
+    motion = np.empty((n_frames, n_channels), dtype=np.float64)
+    line_of = np.empty(n_frames, dtype=np.int64)
+    count, last_len = 0, 0
+    wrong_count: tuple[int, int] | None = None  # first line with another number of values
+    malformed: tuple[int, str] | None = None  # first malformed number
+    for line_no, ln in numbered:
+        toks = ln.split()
+        if not toks:
+            continue
+        if count == n_frames:
+            extra = 1 + sum(1 for _, rest in numbered if rest.strip())
+            raise BvhError(
+                f"{source}:{line_no}: Frames: {n_frames} declared but {n_frames + extra} motion lines follow"
+            )
+        line_of[count], last_len = line_no, len(toks)
+        if len(toks) != n_channels:
+            wrong_count = wrong_count or (line_no, len(toks))
+        elif wrong_count is None and malformed is None:
+            try:
+                motion[count] = [float(t) for t in toks]
+            except ValueError:
+                bad = next(t for t in toks if not _is_number(t))
+                malformed = (line_no, bad)
+        count += 1
+    if count < n_frames:
+        last = int(line_of[count - 1]) if count else idx
         partial = (
-            f"; the last line has {len(rows[-1][1])} of {n_channels} values"
-            if rows and len(rows[-1][1]) < n_channels
+            f"; the last line has {last_len} of {n_channels} values"
+            if count and last_len < n_channels
             else ""
         )
         raise BvhError(
-            f"{source}:{last}: truncated file: Frames: {n_frames} declared but only {len(rows)} motion "
+            f"{source}:{last}: truncated file: Frames: {n_frames} declared but only {count} motion "
             f"line(s){partial}"
         )
-    if len(rows) > n_frames:
+    if wrong_count is not None:
+        line_no, n = wrong_count
+        hint = " (truncated file?)" if line_no == int(line_of[-1]) and n < n_channels else ""
         raise BvhError(
-            f"{source}:{rows[n_frames][0]}: Frames: {n_frames} declared but {len(rows)} motion lines follow"
+            f"{source}:{line_no}: motion line has {n} values, the hierarchy declares {n_channels} channels{hint}"
         )
-    for line_no, toks in rows:
-        if len(toks) != n_channels:
-            hint = " (truncated file?)" if line_no == rows[-1][0] and len(toks) < n_channels else ""
-            raise BvhError(
-                f"{source}:{line_no}: motion line has {len(toks)} values, the hierarchy declares "
-                f"{n_channels} channels{hint}"
-            )
-    try:
-        motion = np.array([t for _, toks in rows for t in toks], dtype=np.float64)
-    except ValueError:
-        for line_no, toks in rows:
-            for t in toks:
-                try:
-                    float(t)
-                except ValueError:
-                    raise BvhError(f"{source}:{line_no}: malformed number {t!r} in motion data") from None
-        raise  # pragma: no cover - numpy rejected what float() accepts
-    motion = motion.reshape(n_frames, n_channels)
+    if malformed is not None:
+        raise BvhError(f"{source}:{malformed[0]}: malformed number {malformed[1]!r} in motion data")
     bad = ~np.isfinite(motion)
     if bad.any():
         f, c = np.argwhere(bad)[0]
-        raise BvhError(f"{source}:{rows[f][0]}: non-finite value {motion[f, c]} in motion column {c}")
+        raise BvhError(f"{source}:{int(line_of[f])}: non-finite value {motion[f, c]} in motion column {c}")
     return n_frames, frame_time, motion
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def check_motion_size(n_frames: int, fps: float, n_channels: int, where: str) -> None:
+    """Refuse a motion table from its header, before anything is allocated.
+
+    Args:
+        n_frames: declared frame count.
+        fps: declared frame rate.
+        n_channels: channels per frame.
+        where: ``file:line`` for the message.
+
+    Raises:
+        BvhError: longer than :data:`~backend.motion.limits.MAX_CLIP_SECONDS`, more than
+            :data:`~backend.motion.limits.MAX_SOURCE_FRAMES` frames or more than
+            :data:`~backend.motion.limits.MAX_MOTION_VALUES` numbers.
+    """
+    problem = clip_length_problem(n_frames, fps)
+    if problem is not None:
+        raise BvhError(f"{where}: clip too long: {problem}")
+    if n_frames * n_channels > MAX_MOTION_VALUES:
+        raise BvhError(
+            f"{where}: motion too large: {n_frames} frames x {n_channels} channels = "
+            f"{n_frames * n_channels} values (at most {MAX_MOTION_VALUES})"
+        )
 
 
 def depth_first(parents: list[int]) -> list[int]:

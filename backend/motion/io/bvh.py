@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,9 +37,16 @@ from backend.motion.io._bvh_text import (
     parse_hierarchy,
     parse_motion,
 )
+from backend.motion.limits import MAX_FILE_BYTES
+
+#: the line that ends the HIERARCHY section (any case, surrounding blanks)
+_MOTION_RE = re.compile(r"^[ \t\f\v]*MOTION[ \t\f\v\r]*$", re.IGNORECASE | re.MULTILINE)
+#: most HIERARCHY lines accepted (a 1,000-joint rig needs about 5,000)
+MAX_HIERARCHY_LINES = 100_000
 
 __all__ = [
     "MAX_FPS",
+    "MAX_HIERARCHY_LINES",
     "MIN_FPS",
     "POSITION_CHANNELS",
     "ROTATION_CHANNELS",
@@ -130,22 +138,30 @@ def parse_bvh(text: str, source: str = "<string>") -> BvhData:
     Raises:
         BvhError: naming ``source``, the line and the problem.
     """
-    lines = text.splitlines()
-    start = next((i for i, ln in enumerate(lines) if ln.strip()), None)
-    if start is None:
+    if not text.strip():
         raise BvhError(f"{source}:1: empty file")
-    if lines[start].strip().upper() != "HIERARCHY":
-        raise BvhError(f"{source}:{start + 1}: expected 'HIERARCHY', got {lines[start].strip()[:60]!r}")
-    motion_at = next((i for i, ln in enumerate(lines) if ln.strip().upper() == "MOTION"), None)
-    if motion_at is None:
-        raise BvhError(f"{source}:{len(lines)}: no MOTION section (truncated file?)")
-    cur = Lines(lines[:motion_at], source)
+    m = _MOTION_RE.search(text)
+    head = (text[: m.start()] if m else text).splitlines()
+    start = next((i for i, ln in enumerate(head) if ln.strip()), len(head))
+    first = head[start].strip() if start < len(head) else "MOTION"
+    if first.upper() != "HIERARCHY":
+        raise BvhError(f"{source}:{start + 1}: expected 'HIERARCHY', got {first[:60]!r}")
+    if m is None:
+        raise BvhError(f"{source}:{len(head)}: no MOTION section (truncated file?)")
+    motion_at = len(head)  # 0-based line index of MOTION
+    if len(head) > MAX_HIERARCHY_LINES:
+        raise BvhError(
+            f"{source}:{motion_at}: HIERARCHY has {len(head)} lines (at most {MAX_HIERARCHY_LINES})"
+        )
+    cur = Lines(head, source)
     cur.rows = [r for r in cur.rows if r[0] > start + 1]  # skip everything up to HIERARCHY
     names, parents, offsets, channels, end_sites = parse_hierarchy(cur)
     n_channels = sum(len(c) for c in channels)
     if n_channels == 0:
         raise BvhError(f"{source}:{motion_at + 1}: no joint has any CHANNELS")
-    _, frame_time, motion = parse_motion(lines, motion_at + 1, n_channels, source)
+    rest = io.StringIO(text[m.end() :], newline=None)  # read lazily, line by line
+    next(rest, None)  # the remainder of the MOTION line
+    _, frame_time, motion = parse_motion(rest, motion_at + 2, n_channels, source)
     return BvhData(
         names=names,
         parents=parents,
@@ -172,9 +188,12 @@ def read_bvh(path: str | os.PathLike) -> BvhData:
     """
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        with open(p, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)  # never more than the limit, whatever stat says
     except OSError as exc:
         raise BvhError(f"{p}: cannot read BVH file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise BvhError(f"{p}: file is larger than {MAX_FILE_BYTES} bytes")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
