@@ -31,7 +31,16 @@ from .errors import (
     BadResponseError,
     OnlineAccessError,
 )
-from .payloads import DescribeResult, Health, MotionData, SearchHit, describe_request, search_request
+from .payloads import (
+    AlignmentResult,
+    DescribeResult,
+    Health,
+    MotionData,
+    SearchHit,
+    alignment_request,
+    describe_request,
+    search_request,
+)
 
 __all__ = ["BackendClient", "is_loopback", "normalise_url"]
 
@@ -157,12 +166,20 @@ class BackendClient:
         return Health.from_json(self._json("GET", "/health"))
 
     def search(
-        self, text: str, k: int = 10, min_duration: float | None = None, max_duration: float | None = None
+        self,
+        text: str,
+        k: int = 10,
+        min_duration: float | None = None,
+        max_duration: float | None = None,
+        alignment: str = "none",
     ) -> list[SearchHit]:
-        """``POST /search``: hits, best first."""
-        return SearchHit.list_from_json(
-            self._json("POST", "/search", search_request(text, k, min_duration, max_duration))
-        )
+        """``POST /search``: hits, best first (``alignment``: which hits come explained, see payloads)."""
+        body = search_request(text, k, min_duration, max_duration, alignment)
+        return SearchHit.list_from_json(self._json("POST", "/search", body))
+
+    def alignment(self, text: str, motion_id: str) -> AlignmentResult:
+        """``POST /alignment``: why clip ``motion_id`` matched ``text`` (its best window)."""
+        return AlignmentResult.from_json(self._json("POST", "/alignment", alignment_request(text, motion_id)))
 
     def motion(self, motion_id: str) -> MotionData:
         """``GET /motions/{id}``: the canonical clip (20 fps, metres, Y up)."""

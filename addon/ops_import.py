@@ -13,7 +13,7 @@ import bpy
 
 from . import jobs
 from .errors import AddonError
-from .ops_search import make_client, show_error, show_words
+from .ops_search import alignment_to_json, make_client, show_error, show_words
 from .payloads import Alignment, MotionData
 from .preferences import snapshot
 from .properties import bone_map_dict, object_state, set_bone_map, set_status, state
@@ -133,18 +133,22 @@ class MOTIONSEARCH_OT_import(bpy.types.Operator):
         text, colour, root_motion = st.searched_text or st.query, self.colour, prefs.root_motion
         set_status(f"downloading {motion_id} ...")
 
-        def done(motion: MotionData) -> None:
+        def work(emit) -> tuple[MotionData, str]:  # the hit's alignment too, if its fetch has not landed yet
+            aligned = alignment_json
+            if colour and not aligned:
+                aligned = alignment_to_json(client.alignment(text, motion_id).alignment)
+            return client.motion(motion_id), aligned
+
+        def done(result: tuple[MotionData, str]) -> None:
             try:
                 finish_import(
-                    bpy.context, motion, alignment_json=alignment_json, text=text, target_name=target_name,
+                    bpy.context, result[0], alignment_json=result[1], text=text, target_name=target_name,
                     root_motion=root_motion, colour=colour,
                 )  # fmt: skip
             except AddonError as exc:
                 show_error(exc)
 
-        jobs.get_queue().submit(
-            "import", lambda emit: client.motion(motion_id), on_done=done, on_error=show_error
-        )
+        jobs.get_queue().submit("import", work, on_done=done, on_error=show_error)
         return {"FINISHED"}
 
 

@@ -4,6 +4,11 @@
 Operators never do HTTP themselves: they snapshot the preferences, build a :class:`BackendClient` and hand
 a closure to :mod:`.jobs`. The callbacks below run on the main thread (from the timer) and fill the
 panel's properties.
+
+Search is instant: ``/search`` answers without alignments, the list shows at once, and selecting a hit (the
+best one is selected when the results arrive) fetches that hit's alignment with ``POST /alignment`` on a
+worker (job kind ``"alignment"``; a newer selection supersedes it). The answer is kept on the hit's row, so
+re-selecting it, importing it or colouring by it needs no second request.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from . import jobs, previews
 from .client import BackendClient, is_loopback
 from .errors import AddonError, OnlineAccessError
 from .heat import matched_words
-from .payloads import Alignment, DescribeResult, Prefs, SearchHit
+from .payloads import Alignment, AlignmentResult, DescribeResult, Prefs, SearchHit
 from .preferences import online_access, snapshot
 from .properties import bone_map_dict, object_state, set_bone_map, set_status, state
 
@@ -30,6 +35,7 @@ __all__ = [
     "make_client",
     "on_caption_selected",
     "on_hit_selected",
+    "show_alignment",
     "show_description",
     "show_error",
     "show_hits",
@@ -37,7 +43,7 @@ __all__ = [
 ]
 
 
-#: explain picture currently being downloaded (avoids a second request when the selection is set twice)
+#: explain picture / alignment currently being downloaded (no second request when the selection is set twice)
 _PENDING: dict[str, str] = {}
 
 
@@ -106,7 +112,7 @@ def show_hits(text: str, hits: list[SearchHit], prefs: Prefs) -> None:
         row.motion_id, row.caption, row.score, row.duration = h.id, h.caption, h.score, h.duration
         row.dataset, row.source = h.dataset, h.source
         row.segment_start, row.segment_end = h.segment.start, h.segment.end
-        row.alignment_json = alignment_to_json(h.alignment)
+        row.alignment_json = alignment_to_json(h.alignment) if h.alignment is not None else ""
     set_status(
         f'{len(hits)} result{"s" if len(hits) != 1 else ""} for "{text}"'
         if hits
@@ -118,16 +124,53 @@ def show_hits(text: str, hits: list[SearchHit], prefs: Prefs) -> None:
         on_hit_selected(bpy.context)
 
 
+def show_alignment(text: str, result: AlignmentResult) -> None:
+    """Alignment callback: keep it on its hit's row; show its words if that hit is still selected."""
+    st = state()
+    if st.searched_text != text:
+        return  # a new search replaced the list meanwhile
+    for i, row in enumerate(st.hits):
+        if row.motion_id == result.id:
+            row.alignment_json = alignment_to_json(result.alignment)
+            if i == st.hit_index:
+                show_words(result.alignment)
+    set_status(st.status, st.status_is_error)  # redraw
+
+
+def _fetch_alignment(client: BackendClient, text: str, motion_id: str) -> None:
+    """Ask ``POST /alignment`` for the selected hit on a worker (a newer selection supersedes it)."""
+    queue = jobs.get_queue()
+    key = f"{motion_id}\0{text}"
+    if _PENDING.get("alignment") == key and queue.busy("alignment"):
+        return  # already on its way
+    _PENDING["alignment"] = key
+    queue.submit(
+        "alignment", lambda emit: client.alignment(text, motion_id),
+        on_done=lambda result: show_alignment(text, result), on_error=show_error,
+    )  # fmt: skip
+
+
 def on_hit_selected(context: bpy.types.Context) -> None:
-    """Selection changed: show its matched words and fetch its explain picture."""
+    """Selection changed: show its matched words (fetching its alignment first if needed) and its picture."""
     st = state(context)
     if not (0 <= st.hit_index < len(st.hits)):
         show_words(None)
         return
     hit = st.hits[st.hit_index]
-    show_words(Alignment.from_json(json.loads(hit.alignment_json)) if hit.alignment_json else None)
     text = st.searched_text or st.query
+    show_words(Alignment.from_json(json.loads(hit.alignment_json)) if hit.alignment_json else None)
     key = previews.key_for_explain(hit.motion_id, text)
+    if hit.alignment_json and previews.has(key):
+        st.explain_key = key
+        return
+    try:
+        client = make_client(snapshot(context))
+    except AddonError as exc:
+        show_error(exc)
+        return
+    motion_id = hit.motion_id
+    if not hit.alignment_json:
+        _fetch_alignment(client, text, motion_id)
     if previews.has(key):
         st.explain_key = key
         return
@@ -135,12 +178,6 @@ def on_hit_selected(context: bpy.types.Context) -> None:
     if _PENDING.get("explain") == key and queue.busy("explain"):
         return  # already on its way (selection set twice)
     _PENDING["explain"] = key
-    try:
-        client = make_client(snapshot(context))
-    except AddonError as exc:
-        show_error(exc)
-        return
-    motion_id = hit.motion_id
 
     def done(png: bytes) -> None:
         previews.store(key, png)

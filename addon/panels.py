@@ -110,6 +110,8 @@ class VIEW3D_PT_motion_search(_Base, bpy.types.Panel):
         explain = previews.icon_id(st.explain_key) if st.explain_key else 0
         if explain:
             box.template_icon(icon_value=explain, scale=12.0)
+        if not hit.alignment_json and jobs.get_queue().busy("alignment"):
+            layout.label(text="explaining this hit ...", icon="SORTTIME")
         if len(st.words):
             col = layout.column(align=True)
             col.prop(st, "show_words", icon="TRIA_DOWN" if st.show_words else "TRIA_RIGHT", emboss=False)

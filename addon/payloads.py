@@ -17,7 +17,9 @@ import numpy as np
 from .errors import BadResponseError, MotionDataError
 
 __all__ = [
+    "ALIGNMENT_MODES",
     "Alignment",
+    "AlignmentResult",
     "Caption",
     "DescribeResult",
     "Health",
@@ -27,10 +29,15 @@ __all__ = [
     "SearchHit",
     "TimeSpan",
     "TokenBest",
+    "alignment_request",
     "describe_request",
     "schema_fields",
     "search_request",
 ]
+
+
+#: values of ``POST /search`` ``alignment``: which hits the server explains in the answer
+ALIGNMENT_MODES = ("none", "top", "all")
 
 
 def _req(d: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -182,7 +189,8 @@ class Alignment:
 
 @dataclass(frozen=True)
 class SearchHit:
-    """One search result (also a ``similar_motions`` entry)."""
+    """One search result (also a ``similar_motions`` entry); ``alignment`` is None unless the search asked
+    for it (``POST /alignment`` explains a hit on demand)."""
 
     id: str
     score: float
@@ -191,10 +199,13 @@ class SearchHit:
     dataset: str
     duration: float
     segment: TimeSpan
-    alignment: Alignment
+    alignment: Alignment | None
 
     @classmethod
-    def from_json(cls, d: Any, where: str = "hit") -> SearchHit:
+    def from_json(cls, d: Any, where: str = "hit", need_alignment: bool = False) -> SearchHit:
+        raw = d.get("alignment") if isinstance(d, dict) else None
+        if raw is None and need_alignment:
+            raise BadResponseError(f"{where}.alignment is missing from the backend's answer")
         return cls(
             id=_req(d, "id", str, where),
             score=_req(d, "score", float, where),
@@ -203,13 +214,31 @@ class SearchHit:
             dataset=_req(d, "dataset", str, where),
             duration=_req(d, "duration", float, where),
             segment=TimeSpan.from_json(_req(d, "segment", dict, where), f"{where}.segment"),
-            alignment=Alignment.from_json(_req(d, "alignment", dict, where), f"{where}.alignment"),
+            alignment=None if raw is None else Alignment.from_json(raw, f"{where}.alignment"),
         )
 
     @classmethod
     def list_from_json(cls, d: Any) -> list[SearchHit]:
         """``POST /search`` answer -> hits, best first."""
         return [cls.from_json(h, f"results[{i}]") for i, h in enumerate(_req(d, "results", list, ""))]
+
+
+@dataclass(frozen=True)
+class AlignmentResult:
+    """``POST /alignment`` answer: the explained window of one clip and its alignment."""
+
+    id: str
+    score: float
+    segment: TimeSpan
+    alignment: Alignment
+
+    @classmethod
+    def from_json(cls, d: Any) -> AlignmentResult:
+        return cls(
+            _req(d, "id", str, ""), _req(d, "score", float, ""),
+            TimeSpan.from_json(_req(d, "segment", dict, ""), "segment"),
+            Alignment.from_json(_req(d, "alignment", dict, ""), "alignment"),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -239,7 +268,7 @@ class DescribeResult:
     def from_json(cls, d: Any) -> DescribeResult:
         caps = [Caption.from_json(c, f"captions[{i}]") for i, c in enumerate(_req(d, "captions", list, ""))]
         sims = [
-            SearchHit.from_json(h, f"similar_motions[{i}]")
+            SearchHit.from_json(h, f"similar_motions[{i}]", need_alignment=True)
             for i, h in enumerate(_req(d, "similar_motions", list, ""))
         ]
         return cls(caps, sims)
@@ -308,19 +337,34 @@ class MotionData:
 
 
 def search_request(
-    text: str, k: int, min_duration: float | None = None, max_duration: float | None = None
+    text: str,
+    k: int,
+    min_duration: float | None = None,
+    max_duration: float | None = None,
+    alignment: str = "none",
 ) -> dict:
-    """Body of ``POST /search``.
+    """Body of ``POST /search`` (``alignment``: one of :data:`ALIGNMENT_MODES`).
 
     >>> search_request("a person waves", 5)
-    {'text': 'a person waves', 'k': 5}
+    {'text': 'a person waves', 'k': 5, 'alignment': 'none'}
     """
-    body: dict[str, Any] = {"text": text, "k": int(k)}
+    if alignment not in ALIGNMENT_MODES:
+        raise ValueError(f"alignment must be one of {', '.join(ALIGNMENT_MODES)}; got {alignment!r}")
+    body: dict[str, Any] = {"text": text, "k": int(k), "alignment": alignment}
     if min_duration is not None:
         body["min_duration"] = float(min_duration)
     if max_duration is not None:
         body["max_duration"] = float(max_duration)
     return body
+
+
+def alignment_request(text: str, motion_id: str) -> dict:
+    """Body of ``POST /alignment``.
+
+    >>> alignment_request("a person waves", "clip_1")
+    {'text': 'a person waves', 'id': 'clip_1'}
+    """
+    return {"text": text, "id": motion_id}
 
 
 def describe_request(joints_yup: np.ndarray, fps: float, k: int) -> dict:
@@ -350,6 +394,7 @@ def schema_fields() -> dict[str, set[str]]:
         c.__name__: {f.name for f in fields(c)}
         for c in (Health, TimeSpan, TokenBest, Alignment, SearchHit, Caption, DescribeResult)
     }
+    out["AlignmentResponse"] = {f.name for f in fields(AlignmentResult)}
     out["HealthResponse"] = out.pop("Health")
     out["DescribeResponse"] = out.pop("DescribeResult")
     out["MotionData"] = {f.name for f in fields(MotionData)}

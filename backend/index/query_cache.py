@@ -1,5 +1,6 @@
 """Small thread-safe LRU caches of :class:`backend.index.search.Searcher`.
 
+* :class:`LruCache`: the generic thread-safe LRU map (also the server's ``/alignment`` answers).
 * :class:`QueryCache`: encoded query texts (``TextEncoding``, batch of 1): a repeated query costs no text
   encoding. Entries are handed out as fresh copies (callers may edit them in place; the cached tensors never
   change).
@@ -14,11 +15,14 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-__all__ = ["FeatureCache", "QueryCache", "copy_encoding"]
+__all__ = ["FeatureCache", "LruCache", "QueryCache", "copy_encoding"]
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def copy_encoding(enc: Any) -> Any:
@@ -33,45 +37,70 @@ def copy_encoding(enc: Any) -> Any:
     )
 
 
-class QueryCache:
-    """LRU of ``text -> TextEncoding``.
+class LruCache(Generic[K, V]):
+    """A thread-safe least-recently-used ``key -> value`` map.
 
     Args:
-        size: most entries kept (0 = cache nothing); may be changed later through :attr:`size`.
+        size: most entries kept (0 = keep nothing); may be changed later through :attr:`size`.
+
+    >>> c = LruCache(2)
+    >>> c.put("a", 1); c.put("b", 2); _ = c.get("a"); c.put("c", 3)
+    >>> c.keys(), c.get("b")
+    (['a', 'c'], None)
     """
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: OrderedDict[str, Any] = OrderedDict()
+        self._items: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def texts(self) -> list[str]:
-        """Cached texts, least recently used first."""
+    def keys(self) -> list[K]:
+        """Cached keys, least recently used first."""
         with self._lock:
             return list(self._items)
 
-    def get(self, text: str) -> Any | None:
-        """A copy of the cached encoding of ``text``, or None."""
+    def get(self, key: K) -> V | None:
+        """The value of ``key`` (now the most recently used), or None."""
         with self._lock:
-            enc = self._items.get(text)
-            if enc is None:
-                return None
-            self._items.move_to_end(text)
-        return copy_encoding(enc)
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
 
-    def put(self, text: str, enc: Any) -> None:
-        """Remember ``enc`` (not copied: the caller must not edit it afterwards)."""
+    def put(self, key: K, value: V) -> None:
+        """Remember ``value`` (dropping the least recently used entries beyond :attr:`size`)."""
         with self._lock:
             if self.size <= 0:
                 self._items.clear()
                 return
-            self._items[text] = enc
-            self._items.move_to_end(text)
+            self._items[key] = value
+            self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
+
+
+class QueryCache(LruCache[str, Any]):
+    """LRU of ``text -> TextEncoding`` that hands out copies (the cached tensors never change).
+
+    Args:
+        size: most entries kept (0 = cache nothing).
+    """
+
+    def texts(self) -> list[str]:
+        """Cached texts, least recently used first."""
+        return self.keys()
+
+    def get(self, text: str) -> Any | None:
+        """A copy of the cached encoding of ``text``, or None."""
+        enc = super().get(text)
+        return None if enc is None else copy_encoding(enc)
+
+    def put(self, text: str, enc: Any) -> None:
+        """Remember ``enc`` (not copied: the caller must not edit it afterwards)."""
+        super().put(text, enc)
 
 
 class FeatureCache:

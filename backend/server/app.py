@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from backend import __version__
 from backend.server.engine import SearchEngine
 from backend.server.errors import install_error_handlers
-from backend.server.routes import describe, explain, health, library, motions, search
+from backend.server.routes import alignment, describe, explain, health, library, motions, search
 from backend.server.settings import ServerSettings, check_binding
 
 __all__ = ["create_app"]
@@ -64,6 +64,6 @@ def create_app(settings: ServerSettings | None = None, *, engine: SearchEngine |
     app.state.settings = settings
     app.state.engine = None
     install_error_handlers(app)
-    for module in (health, search, describe, motions, explain, library):
+    for module in (health, search, alignment, describe, motions, explain, library):
         app.include_router(module.router)
     return app

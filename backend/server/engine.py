@@ -18,7 +18,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import numpy as np
 
@@ -31,15 +31,18 @@ from backend.errors import (
     NotFoundError,
     RigMappingError,
 )
+from backend.index.query_cache import LruCache
 from backend.motion.clip import Clip
 from backend.motion.kinematics.skeleton import BAND_NAMES, SMPL_JOINT_NAMES
 from backend.server.errors import ConflictError
+from backend.server.schemas import AlignmentMode
 
 if TYPE_CHECKING:
     from backend.index.search import Hit, Searcher
     from backend.server.settings import ServerSettings
 
-__all__ = ["CLIP_ID_PATTERN", "EXPLAIN_CACHE_SIZE", "PREVIEW_POSES", "PREVIEW_SIZE", "SearchEngine"]
+__all__ = ["ALIGNMENT_CACHE_SIZE", "CLIP_ID_PATTERN", "EXPLAIN_CACHE_SIZE", "PREVIEW_POSES", "PREVIEW_SIZE",
+           "SearchEngine"]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,8 @@ PREVIEW_SIZE = (720, 180)
 PREVIEW_POSES = 6
 #: explanation figures kept in memory
 EXPLAIN_CACHE_SIZE = 32
+#: ``POST /alignment`` answers kept in memory (the panel asks again when a hit is re-selected)
+ALIGNMENT_CACHE_SIZE = 256
 _PREVIEW_VERSION = "1"  # bump when the drawing changes, so cached PNGs are re-rendered
 _HEADER = "header.json"
 
@@ -89,6 +94,7 @@ class SearchEngine:
         self._write_lock = threading.Lock()
         self._explain_lock = threading.Lock()
         self._explain_cache: OrderedDict[tuple[int, str, str], bytes] = OrderedDict()
+        self._alignments: LruCache[tuple[int, str, str], dict[str, Any]] = LruCache(ALIGNMENT_CACHE_SIZE)
         self._header_mtime: tuple[int, int, int] | None = None
         self._searcher: Searcher = self._open()
         name = model_name or self._searcher.index.header.model_name or "model"
@@ -175,17 +181,62 @@ class SearchEngine:
 
     # ------------------------------------------------------------------ search
     def search(self, text: str, k: int = 10, *, min_duration: float | None = None,
-               max_duration: float | None = None) -> list[dict[str, Any]]:  # fmt: skip
-        """Text -> up to ``k`` ``SearchHit`` dicts (docs/api.md), best first."""
+               max_duration: float | None = None, alignment: str = "none") -> list[dict[str, Any]]:  # fmt: skip
+        """Text -> up to ``k`` ``SearchHit`` dicts (docs/api.md), best first.
+
+        Args:
+            alignment: which hits get an ``alignment`` (one attribution pass for all of them): ``none``
+                (``null`` everywhere; :meth:`alignment` explains a hit on demand), ``top`` (the best hit)
+                or ``all``.
+        """
+        n_aligned = {"none": 0, "top": 1, "all": k}.get(alignment)
+        if n_aligned is None:
+            modes = ", ".join(get_args(AlignmentMode))
+            raise InvalidInputError(f"alignment must be one of {modes}, got {alignment!r}")
         s = self._current()
         enc = s.encode_query(text)
         hits = s.search_encoded(enc, k, min_duration=min_duration, max_duration=max_duration)
-        from backend.index.attribution import align_many
+        aligned: list[dict[str, Any] | None] = [None] * len(hits)
+        if n_aligned and hits:
+            from backend.index.attribution import align_many
 
-        return [self._hit_dict(h, a) for h, a in zip(hits, align_many(s, enc, hits))]
+            aligned[:n_aligned] = align_many(s, enc, hits[:n_aligned])
+            for h, a in zip(hits, aligned[:n_aligned]):
+                self._remember(s, text, h, a)
+        return [self._hit_dict(h, a) for h, a in zip(hits, aligned)]
+
+    def alignment(self, text: str, clip_id: str) -> dict[str, Any]:
+        """Explain one clip for a text: ``{"id", "score", "segment", "alignment"}`` (``POST /alignment``).
+
+        The clip's best window for the text is found by exact MaxSim over the clip's windows (the window a
+        search hit reports, unless the two-stage search missed it), then attributed as ``/search`` does.
+        The last :data:`ALIGNMENT_CACHE_SIZE` answers are kept, keyed by index generation (a re-selected hit
+        costs nothing; alignments computed by ``/search`` are remembered too).
+
+        Raises:
+            NotFoundError: unknown clip id.
+            InvalidInputError: empty text or no usable token.
+        """
+        s = self._current()
+        cached = self._alignments.get((s.index.header.generation, text, clip_id))
+        if cached is not None:
+            return cached
+        from backend.index.attribution import align_many
+        from backend.render.match import best_clip_window
+
+        enc = s.encode_query(text)
+        hit = best_clip_window(s, enc, clip_id)
+        return self._remember(s, text, hit, align_many(s, enc, [hit])[0])
+
+    def _remember(self, s: Searcher, text: str, hit: Hit, alignment: dict[str, Any]) -> dict[str, Any]:
+        """Cache and return the ``/alignment`` answer of a hit."""
+        out = {"id": hit.clip_id, "score": float(hit.score),
+               "segment": {"start": float(hit.start), "end": float(hit.end)}, "alignment": alignment}  # fmt: skip
+        self._alignments.put((s.index.header.generation, text, hit.clip_id), out)
+        return out
 
     @staticmethod
-    def _hit_dict(hit: Hit, alignment: dict[str, Any]) -> dict[str, Any]:
+    def _hit_dict(hit: Hit, alignment: dict[str, Any] | None) -> dict[str, Any]:
         meta = hit.record.meta
         return {
             "id": hit.clip_id,

@@ -30,6 +30,9 @@ __all__ = [
     "MAX_QUERY_TOKENS",
     "MIN_FPS",
     "Alignment",
+    "AlignmentMode",
+    "AlignmentRequest",
+    "AlignmentResponse",
     "Caption",
     "DescribeRequest",
     "DescribeResponse",
@@ -59,6 +62,9 @@ MAX_QUERY_CHARS = 20_000
 MAX_MOTION_SECONDS = MAX_CLIP_SECONDS
 #: Largest absolute joint coordinate accepted (metres).
 MAX_ABS_COORDINATE = 10_000.0
+
+#: Which hits of ``POST /search`` carry an alignment.
+AlignmentMode = Literal["none", "top", "all"]
 
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
@@ -156,6 +162,11 @@ class SearchRequest(BaseModel):
     k: int = Field(default=10, ge=1, le=100, description="number of results (1..100)")
     min_duration: float | None = Field(default=None, ge=0, description="keep clips at least this long (s)")
     max_duration: float | None = Field(default=None, ge=0, description="keep clips at most this long (s)")
+    alignment: AlignmentMode = Field(
+        default="none",
+        description="which hits carry an alignment: 'none' (default: instant results; ask POST /alignment for "
+        "the hit the user selects), 'top' (the best hit only) or 'all' (every hit; one attribution pass each)",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"text": "a person raises the left hand", "k": 10}]}
@@ -177,6 +188,22 @@ class SearchRequest(BaseModel):
                 f"min_duration ({self.min_duration}) is greater than max_duration ({self.max_duration})"
             )
         return self
+
+
+class AlignmentRequest(BaseModel):
+    """``POST /alignment`` body: explain one clip for a text (its best window, as search scores it)."""
+
+    text: str = Field(description="the query the clip was found with")
+    id: str = Field(min_length=1, max_length=128, description="the clip id (a search hit's `id`)")
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"text": "a person raises the left hand", "id": "clip_001"}]}
+    )
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, v: str) -> str:
+        return check_query_text(v)
 
 
 class DescribeRequest(BaseModel):
@@ -257,13 +284,24 @@ class SearchHit(BaseModel):
     dataset: str
     duration: float = Field(description="clip duration in seconds")
     segment: TimeSpan = Field(description="best window, seconds within the clip")
-    alignment: Alignment
+    alignment: Alignment | None = Field(
+        default=None, description="null unless asked for (`/search` `alignment`); always set by /describe"
+    )
 
 
 class SearchResponse(BaseModel):
     """``POST /search`` answer, best first."""
 
     results: list[SearchHit]
+
+
+class AlignmentResponse(BaseModel):
+    """``POST /alignment`` answer: the clip's best window for the text and why it matched."""
+
+    id: str
+    score: float = Field(description="MaxSim of the text and the explained window (the hit's score)")
+    segment: TimeSpan = Field(description="the explained window, seconds within the clip")
+    alignment: Alignment
 
 
 class Caption(BaseModel):

@@ -63,7 +63,9 @@ def test_openapi_docs_served(client) -> None:
 
 # ----------------------------------------------------------------------------------------- search
 def test_search_contract(client, tiny_setup) -> None:
-    r = client.post("/search", json={"text": "someone waves goodbye with the left hand", "k": 5})
+    r = client.post(
+        "/search", json={"text": "someone waves goodbye with the left hand", "k": 5, "alignment": "all"}
+    )
     assert r.status_code == 200, r.text
     results = r.json()["results"]
     assert len(results) == 5
@@ -112,7 +114,8 @@ def test_search_duration_filters(client) -> None:
 
 
 def test_long_clip_segment_is_a_window_inside_the_clip(client) -> None:
-    hits = client.post("/search", json={"text": "a person hops on one leg", "k": 100}).json()["results"]
+    body = {"text": "a person hops on one leg", "k": 100, "alignment": "all"}
+    hits = client.post("/search", json=body).json()["results"]
     hit = next(h for h in hits if h["id"] == LONG)
     assert hit["duration"] > 6.0
     seg = hit["segment"]
@@ -397,12 +400,15 @@ def test_openapi_has_documented_paths_and_fields(client) -> None:
     expected = {
         "/health": "get", "/search": "post", "/motions/{id}": "get", "/motions/{id}/preview.png": "get",
         "/describe": "post", "/explain.png": "get", "/library": "post", "/library/{id}": "delete",
+        "/alignment": "post",
     }  # fmt: skip
     for path, method in expected.items():
         assert method in paths.get(path, {}), f"{method.upper()} {path} missing from OpenAPI"
     schemas = spec["components"]["schemas"]
     fields = {
-        "SearchRequest": {"text", "k", "min_duration", "max_duration"},
+        "SearchRequest": {"text", "k", "min_duration", "max_duration", "alignment"},
+        "AlignmentRequest": {"text", "id"},
+        "AlignmentResponse": {"id", "score", "segment", "alignment"},
         "SearchResponse": {"results"},
         "SearchHit": {"id", "score", "caption", "source", "dataset", "duration", "segment", "alignment"},
         "DescribeRequest": {"joints", "fps", "k"},
@@ -450,6 +456,6 @@ def test_docs_api_md_lists_the_same_endpoints(client) -> None:
 
 
 def test_search_response_is_json_serialisable_floats(client) -> None:
-    raw = client.post("/search", json={"text": "a person kicks", "k": 2}).content
+    raw = client.post("/search", json={"text": "a person kicks", "k": 2, "alignment": "all"}).content
     assert b"NaN" not in raw and b"Infinity" not in raw
     json.loads(raw)

@@ -1,4 +1,4 @@
-"""``POST /search``: text -> motion."""
+"""``POST /search``: text -> motion (instant: no alignment work unless asked)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ router = APIRouter(tags=["search"], dependencies=[TokenDep])
     "/search",
     response_model=SearchResponse,
     responses=ERROR_RESPONSES,
-    summary="Find clips matching a text, with an alignment explaining each hit",
+    summary="Find clips matching a text (alignments only for the hits `alignment` asks for)",
 )
 def search(body: SearchRequest, engine: EngineDep) -> dict[str, Any]:
     """Rank the library against ``text``; best first, at most ``k`` results."""
-    hits = engine.search(body.text, body.k, min_duration=body.min_duration, max_duration=body.max_duration)
+    hits = engine.search(body.text, body.k, min_duration=body.min_duration, max_duration=body.max_duration,
+                         alignment=body.alignment)  # fmt: skip
     return {"results": hits}

@@ -152,3 +152,43 @@ def test_strength_per_frame_uses_windows() -> None:
 def test_doctests() -> None:
     for module in (heat, payloads):
         assert doctest.testmod(module).failed == 0
+
+
+def test_instant_search_hits_and_on_demand_alignment_parse() -> None:
+    """``/search`` hits without alignment parse to ``alignment=None``; ``/alignment`` answers parse; a
+    ``/describe`` similar motion must carry its alignment."""
+    plain = {**_hit(0), "alignment": None}
+    body = schemas.SearchResponse.model_validate({"results": [plain, _hit(1)]}).model_dump(mode="json")
+    hits = payloads.SearchHit.list_from_json(body)
+    assert hits[0].alignment is None and hits[1].alignment is not None
+    answer = {
+        "id": "clip_0",
+        "score": 0.4,
+        "segment": {"start": 0.8, "end": 4.0},
+        "alignment": _alignment(2, 4),
+    }
+    res = payloads.AlignmentResult.from_json(
+        schemas.AlignmentResponse.model_validate(answer).model_dump(mode="json")
+    )
+    assert res.id == "clip_0" and res.segment.start == 0.8 and len(res.alignment.tokens) == 2
+    with pytest.raises(BadResponseError, match=r"alignment\.joint_strength is missing"):
+        broken = {
+            **answer,
+            "alignment": {k: v for k, v in answer["alignment"].items() if k != "joint_strength"},
+        }
+        payloads.AlignmentResult.from_json(broken)
+    with pytest.raises(BadResponseError, match=r"similar_motions\[0\]\.alignment is missing"):
+        payloads.DescribeResult.from_json({"captions": [], "similar_motions": [plain]})
+
+
+def test_alignment_request_bodies_pass_server_validation() -> None:
+    for mode in payloads.ALIGNMENT_MODES:
+        assert (
+            schemas.SearchRequest.model_validate(payloads.search_request("walk", 3, alignment=mode)).alignment
+            == mode
+        )
+    assert schemas.SearchRequest.model_validate(payloads.search_request("walk", 3)).alignment == "none"
+    with pytest.raises(ValueError, match="alignment must be one of none, top, all"):
+        payloads.search_request("walk", 3, alignment="some")
+    req = schemas.AlignmentRequest.model_validate(payloads.alignment_request(" a person waves ", "clip_1"))
+    assert (req.text, req.id) == ("a person waves", "clip_1")
