@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 __all__ = [
-    "MotionSearchError",
+    "AsfAmcError",
     "BvhError",
-    "RigMappingError",
-    "MotionDataError",
+    "CheckpointError",
+    "ConfigError",
     "DatasetError",
     "FetchError",
-    "ConfigError",
-    "CheckpointError",
     "IndexError_",
     "IndexMismatchError",
-    "NotFoundError",
     "InvalidInputError",
+    "MotionDataError",
+    "MotionSearchError",
+    "NotFoundError",
+    "RigMappingError",
 ]
 
 
@@ -24,6 +25,10 @@ class MotionSearchError(Exception):
 
 class BvhError(MotionSearchError):
     """A BVH file is malformed, truncated, or uses unsupported channels."""
+
+
+class AsfAmcError(BvhError):
+    """An Acclaim ASF/AMC file is malformed (a motion-file error, handled like :class:`BvhError`)."""
 
 
 class RigMappingError(MotionSearchError):
@@ -50,7 +55,7 @@ class CheckpointError(MotionSearchError):
     """A model checkpoint is missing, incomplete or inconsistent."""
 
 
-class IndexError_(MotionSearchError):  # noqa: N801 - avoid shadowing the builtin IndexError
+class IndexError_(MotionSearchError):
     """An index folder is missing or corrupt."""
 
 

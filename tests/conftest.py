@@ -82,3 +82,21 @@ def kitml_annotations() -> Path:
 def cmu_index() -> Path:
     """Extracted cmu-index archive root."""
     return extract_archive("cmu-index")
+
+
+@pytest.fixture(scope="session")
+def hdm05() -> Path:
+    """Extracted hdm05-cuts archive root (ASF/AMC)."""
+    return extract_archive("hdm05-cuts")
+
+
+@pytest.fixture(scope="session")
+def cmu_cgspeed() -> Path:
+    """Extracted cmu-cgspeed-s01-09 archive root."""
+    return extract_archive("cmu-cgspeed-s01-09")
+
+
+@pytest.fixture(scope="session")
+def cmu_daz() -> Path:
+    """Extracted cmu-daz-s02-16 archive root."""
+    return extract_archive("cmu-daz-s02-16")

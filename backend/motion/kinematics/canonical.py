@@ -11,9 +11,9 @@
 4. **pelvis at the XZ origin at frame 0** and **facing +Z at frame 0**: facing = cross(up, right) with
    right = (r_hip - l_hip) + (r_shoulder - l_shoulder) projected on XZ, so the left side is +X.
 
-Optionally a leading rest frame (a T-pose prepended to the motion, as in CMU 01_01/12_01 and the iClone
-CMU 007_03..12 files) is dropped: :func:`leading_rest_frames` only reports frame 0 when the body
-"teleports" between frames 0 and 1 (see there), which no real motion does.
+Optionally a leading rest pose (a T-pose prepended to the motion, as in CMU 01_01/12_01, the iClone CMU
+007_03..12 files and the cgspeed / Daz conversions) is dropped: :func:`leading_rest_frames` only reports frames
+before the body "teleports" early in the clip (see there), which no real motion does.
 """
 
 from __future__ import annotations
@@ -157,24 +157,54 @@ def resample(positions: np.ndarray, fps_in: float, fps_out: float = CANONICAL_FP
     return out.astype(positions.dtype, copy=False)
 
 
-def leading_rest_frames(positions: np.ndarray) -> int:
-    """Number of leading frames that are a prepended rest pose (0 or 1).
+def _t_pose(frame: np.ndarray) -> bool:
+    """Whether a ``(22, 3)`` Y-up pose holds both arms out straight and level (a T-pose)."""
+    for side in ("left", "right"):
+        sh, el, wr = (frame[_J[f"{side}_{j}"]] for j in ("shoulder", "elbow", "wrist"))
+        reach = wr - sh
+        length = np.linalg.norm(el - sh) + np.linalg.norm(wr - el)
+        dist = np.linalg.norm(reach)
+        if length <= 0 or dist < 0.95 * length or abs(reach[1]) > 0.15 * dist:
+            return False
+    return True
 
-    Frame 0 counts as a rest frame when some joint jumps between frames 0 and 1 by more than 10 % of the body
-    size and by more than 10 times the largest per-frame joint displacement seen in the rest of the clip
-    (95th percentile), i.e. the pose teleports.
+
+def leading_rest_frames(positions: np.ndarray, fps: float | None = None) -> int:
+    """Number of leading frames that are a prepended rest pose (usually 0 or 1; a few for some conversions).
+
+    Two signs mark a prepended rest pose, looked for within the first quarter second (the first step when
+    ``fps`` is not given): frames in a T-pose (both arms straight and level) at the very start, or a
+    *teleport*, a step in which some joint moves by more than 10 % of the body size and by more than 10 times
+    the largest per-frame joint displacement seen in the rest of the clip (95th percentile), which no real
+    motion does. Everything up to the last T-pose frame or the first teleport is dropped (cgspeed conversions
+    hold the T-pose for up to five frames), and so are the frames right after it while each still moves more
+    than 3 times the usual displacement (cgspeed's Daz files blend the T-pose into the motion).
 
     Args:
-        positions: ``(F, 22, 3)`` positions, any unit.
+        positions: ``(F, 22, 3)`` Y-up positions, any unit.
+        fps: frame rate (sets the quarter-second window).
 
     Returns:
-        ``1`` if frame 0 should be dropped, else ``0``.
+        How many leading frames to drop (``0`` when the clip starts with its motion).
     """
     if positions.shape[0] < 4:
         return 0
     step = np.linalg.norm(np.diff(positions, axis=0), axis=-1).max(axis=1)  # (F-1,) max joint displacement
-    typical = float(np.percentile(step[1:], 95))
-    return int(step[0] > 0.1 * body_height(positions[1:]) and step[0] > 10.0 * typical)
+    window = 1 if fps is None else max(1, round(0.25 * float(fps)))
+    window = min(window, max(1, len(step) // 4))
+    typical = float(np.percentile(step[window:], 95))
+    drop = 0
+    while drop < window and _t_pose(positions[drop]):
+        drop += 1
+    if drop == 0:
+        size = body_height(positions[window + 1 :])
+        teleports = np.flatnonzero((step[:window] > 0.1 * size) & (step[:window] > 10.0 * typical))
+        if teleports.size == 0:
+            return 0
+        drop = int(teleports[0]) + 1
+    while drop < min(2 * window, len(step)) and step[drop] > 3.0 * typical:
+        drop += 1
+    return drop
 
 
 def facing_direction(frame: np.ndarray) -> np.ndarray:
@@ -246,7 +276,7 @@ def canonicalise(
         raise MotionDataError(f"{what}: unit_scale must be a positive number, got {unit_scale!r}")
     pos = _to_y_up(pos, up_axis, what)
     if drop_rest_frame:
-        pos = pos[leading_rest_frames(pos) :]
+        pos = pos[leading_rest_frames(pos, fps) :]
     scale = detect_unit_scale(pos) if unit_scale is None else float(unit_scale)
     pos = resample(pos * scale, float(fps), CANONICAL_FPS)
     pos[..., 1] -= pos[:, _FOOT_JOINTS, 1].min()

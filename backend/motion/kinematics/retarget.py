@@ -99,6 +99,30 @@ RIG_PROFILES: dict[str, dict[str, tuple]] = {
         "neck": _r("neck"), "head": _r("head"), "collar": _r(_lerp("~collar", "~shoulder", 0.45)),
         "shoulder": _r("~shoulder"), "elbow": _r("~elbow"), "wrist": _r("~wrist"),
     },
+    # Acclaim ASF (the CMU database's own skeleton and HDM05's; cgspeed's BVH is its conversion): the same
+    # joints as cmu_motionbuilder under the ASF bone names (lowerback = LowerBack, upperback = Spine, thorax =
+    # Spine1, upperneck = Neck1, lclavicle = LeftShoulder, lhumerus = LeftArm, lradius = LeftForeArm, lwrist =
+    # LeftHand); a point named after a bone is where the bone starts. Some BVH conversions keep these names
+    # with a root called "hip" (two Daz-folder files of CMU subject 16).
+    "acclaim": {
+        "requires": ("~femur", "upperback", "thorax", "~humerus"),
+        "pelvis": _r("root", "hip", "hips"), "hip": _r("~femur"), "knee": _r("~tibia"), "ankle": _r("~foot"),
+        "foot": _r("~toes", "~toes/end"), "spine1": _r(_lerp("=pelvis", "upperback", 0.63)),
+        "spine2": _r(_lerp("upperback", "thorax", 0.37)), "spine3": _r(_lerp("upperback", "thorax", 0.69)),
+        "neck": _r("upperneck"), "head": _r("head"), "collar": _r(_lerp("~clavicle", "~humerus", 0.45)),
+        "shoulder": _r("~humerus"), "elbow": _r("~radius"), "wrist": _r("~wrist"),
+    },
+    # cgspeed's Daz-friendly CMU conversion: hip, abdomen, chest, neck, head; lCollar, lShldr, lForeArm, lHand;
+    # lButtock, lThigh, lShin, lFoot (its End Site is the toe). On the takes it shares with the cgspeed
+    # MotionBuilder copy its joint angles differ from that copy's by 7.6 deg on average (iClone's: 8.2 deg).
+    "daz": {
+        "requires": ("~shldr", "abdomen", "~thigh", "~shin"),
+        "pelvis": _r("hip"), "hip": _r("~thigh"), "knee": _r("~shin"), "ankle": _r("~foot"),
+        "foot": _r("~foot/end"), "spine1": _r("abdomen"),
+        "spine2": _r(_lerp("abdomen", "chest", 0.5)), "spine3": _r("chest"),
+        "neck": _r("neck"), "head": _r("head"), "collar": _r("~collar"),
+        "shoulder": _r("~shldr"), "elbow": _r("~forearm"), "wrist": _r("~hand"),
+    },
     # Mixamo: Spine (0.20), Spine1 (0.43), Spine2 (0.70), Neck
     "mixamo": {
         "requires": ("~upleg", "spine2", "~forearm"),
@@ -150,7 +174,7 @@ RIG_PROFILES: dict[str, dict[str, tuple]] = {
         "neck": _r("neck", "neck1", "lowerneck", "necktwist01"),
         "head": _r("head", "skull"),
         "collar": _r("~collar", "~clavicle", _lerp("=spine3", "=~shoulder", 0.4)),
-        "shoulder": _r("~shoulder", "~upperarm", "~arm", "~humerus", "~armupper"),
+        "shoulder": _r("~shoulder", "~upperarm", "~arm", "~humerus", "~armupper", "~shldr"),
         "elbow": _r("~elbow", "~forearm", "~lowerarm", "~armlower"),
         "wrist": _r("~wrist", "~hand", "~forearm/end", "~lowerarm/end"),
     },
@@ -159,6 +183,10 @@ RIG_PROFILES: dict[str, dict[str, tuple]] = {
 _PREFIXES = ("cc_base_", "bip001", "bip01", "def-", "def_", "mixamorig", "rl_")
 _SIDE_WORD = re.compile(r"^(Left|Right|left|right|LEFT|RIGHT)(?=[^a-z]|$)")
 _SIDE_LETTER = re.compile(r"^([LRlr])(?=[A-Z_.\- ])")
+# Acclaim ASF bone names put a lower-case side letter straight before a lower-case limb word ("lfemur")
+_SIDE_ACCLAIM = re.compile(
+    r"^([lr])(?=(?:hipjoint|femur|tibia|foot|toes|clavicle|humerus|radius|wrist|hand|fingers|thumb)$)"
+)
 _SIDE_SUFFIX_WORD = re.compile(r"[_.\- ]?(Left|Right|left|right|LEFT|RIGHT)$")
 _SIDE_SUFFIX_LETTER = re.compile(r"[_.\- ]([LRlr])$")
 _SEPARATORS = re.compile(r"[\s_.\-:|]+")
@@ -177,6 +205,8 @@ def normalise_name(name: str) -> tuple[str, str, bool]:
     (('l', 'upleg', False), ('l', 'thigh', False), ('l', 'thigh', False))
     >>> normalise_name("LowerBack"), normalise_name("left_collar"), normalise_name("forearm.R/end")
     (('', 'lowerback', False), ('l', 'collar', False), ('r', 'forearm', True))
+    >>> normalise_name("lfemur"), normalise_name("rtoes/end"), normalise_name("lShldr"), normalise_name("lowerneck")
+    (('l', 'femur', False), ('r', 'toes', True), ('l', 'shldr', False), ('', 'lowerneck', False))
     """
     is_end = name.endswith(END_SITE_SUFFIX)
     s = name[: -len(END_SITE_SUFFIX)] if is_end else name
@@ -186,7 +216,7 @@ def normalise_name(name: str) -> tuple[str, str, bool]:
             s = s[len(prefix) :].lstrip(" _.-")
             break
     side = ""
-    for regex in (_SIDE_WORD, _SIDE_LETTER):
+    for regex in (_SIDE_WORD, _SIDE_LETTER, _SIDE_ACCLAIM):
         m = regex.match(s)
         if m and len(s) > m.end():
             side, s = m.group(1)[0].lower(), s[m.end() :]
