@@ -99,10 +99,13 @@ class Health:
     status: str
     model: str
     library_size: int
+    problems: tuple[str, ...] = ()  # what is damaged when status is "degraded" (e.g. the caption bank)
 
     @classmethod
     def from_json(cls, d: Any) -> Health:
-        return cls(_req(d, "status", str, ""), _req(d, "model", str, ""), _req(d, "library_size", int, ""))
+        problems = d.get("problems", []) if isinstance(d, dict) else []
+        return cls(_req(d, "status", str, ""), _req(d, "model", str, ""), _req(d, "library_size", int, ""),
+                   tuple(str(p) for p in problems) if isinstance(problems, list) else ())  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import numpy as np
 
 from backend.errors import IndexError_, InvalidInputError
 from backend.index.format import CAPTIONS_DIR, crash_point, fsync_dir, save_npy
+from backend.index.integrity import check_file, file_digest
 
 if TYPE_CHECKING:
     import torch
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CaptionBank",
     "caption_key",
+    "check_caption_bank",
     "collect_captions",
     "encode_captions",
     "load_caption_bank",
@@ -127,20 +129,33 @@ def encode_captions(
     return out
 
 
-def write_caption_part(captions_dir: Path, name: str, texts: list[str], tokens: list[np.ndarray]) -> None:
-    """Write one immutable caption part (temp folder + rename)."""
+def write_caption_part(
+    captions_dir: Path, name: str, texts: list[str], tokens: list[np.ndarray]
+) -> dict[str, dict[str, Any]]:
+    """Write one immutable caption part (temp folder + rename).
+
+    Returns:
+        file name -> digest (:func:`backend.index.integrity.file_digest`) of the part's three files.
+    """
     if len(texts) != len(tokens):
         raise InvalidInputError(f"caption part {name}: {len(texts)} texts but {len(tokens)} token arrays")
     tmp = captions_dir / f".tmp-{name}"
     tmp.mkdir(parents=True)
     lens = np.array([t.shape[0] for t in tokens], dtype=np.int64)
-    (tmp / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
-    save_npy(tmp / "offsets.npy", np.concatenate([[0], np.cumsum(lens)]).astype(np.int64))
+    with open(tmp / "texts.json", "w", encoding="utf-8") as f:
+        f.write(json.dumps(texts))
+        f.flush()
+        os.fsync(f.fileno())
+    digests = {"texts.json": file_digest(tmp / "texts.json")}
+    digests["offsets.npy"] = save_npy(
+        tmp / "offsets.npy", np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    )
     crash_point("captions-partial")
-    save_npy(tmp / "tokens.npy", np.concatenate(tokens).astype(np.float16))
+    digests["tokens.npy"] = save_npy(tmp / "tokens.npy", np.concatenate(tokens).astype(np.float16))
     fsync_dir(tmp)
     os.rename(tmp, captions_dir / name)
     fsync_dir(captions_dir)
+    return digests
 
 
 @dataclass
@@ -188,8 +203,8 @@ def load_caption_bank(index_dir: Path, parts: list[str], dim: int) -> CaptionBan
             t = json.loads((d / "texts.json").read_text(encoding="utf-8"))
             o = np.load(d / "offsets.npy")
             k = np.load(d / "tokens.npy", mmap_mode="r")
-        except (OSError, ValueError) as exc:
-            raise IndexError_(f"{d}: unreadable caption part ({exc})") from exc
+        except (OSError, ValueError, EOFError) as exc:
+            raise IndexError_(f"{d}: unreadable caption part ({type(exc).__name__}: {exc})") from exc
         if len(o) != len(t) + 1 or int(o[-1]) != k.shape[0] or (k.ndim == 2 and k.shape[1] != dim):
             raise IndexError_(
                 f"{d}: caption part arrays disagree (texts={len(t)}, offsets={len(o)}, tokens={k.shape})"
@@ -199,3 +214,34 @@ def load_caption_bank(index_dir: Path, parts: list[str], dim: int) -> CaptionBan
         offs.append(o[1:] + offs[-1][-1])
     tokens = np.concatenate(toks) if toks else np.zeros((0, dim), dtype=np.float16)
     return CaptionBank(texts, tokens, np.concatenate(offs))
+
+
+def check_caption_bank(
+    index_dir: Path, parts: list[str], digests: dict[str, dict[str, Any]], dim: int
+) -> str | None:
+    """What is wrong with the caption bank, or ``None`` (cheap: sizes, sampled checksums, array headers).
+
+    Args:
+        index_dir: the index folder.
+        parts: the manifest's caption parts.
+        digests: the manifest's ``caption_files`` (parts written before checksums existed have none).
+        dim: embedding size.
+
+    Returns:
+        The first problem found (naming the file), or ``None``.
+    """
+    for name in parts:
+        d = Path(index_dir) / CAPTIONS_DIR / name
+        for fname, digest in digests.get(name, {}).items():
+            problem = check_file(d / fname, digest)
+            if problem is not None:
+                return problem
+        try:
+            n_texts = len(json.loads((d / "texts.json").read_text(encoding="utf-8")))
+            o = np.load(d / "offsets.npy", mmap_mode="r")
+            k = np.load(d / "tokens.npy", mmap_mode="r")
+        except (OSError, ValueError, EOFError) as exc:
+            return f"{d}: unreadable caption part ({type(exc).__name__}: {exc})"
+        if len(o) != n_texts + 1 or int(o[-1]) != k.shape[0] or k.ndim != 2 or k.shape[1] != dim:
+            return f"{d}: caption part arrays disagree (texts={n_texts}, offsets={len(o)}, tokens={k.shape})"
+    return None

@@ -24,7 +24,9 @@
 The header records ``format``/``version``, the ``model_checksum`` of the checkpoint that built the index,
 ``embed_dim``, ``codec`` (+ ``pq_m``), ``window_frames``, ``stride``, ``patch_frames``, ``num_bands``,
 ``n_time`` (patch columns per window), ``fps``, a ``generation`` counter and the lists of live
-``segments`` / ``tombstones`` / ``caption_parts``.
+``segments`` / ``tombstones`` / ``caption_parts``. Each segment and caption part lists the digest (size,
+sha256, sampled sha256) of every array written with it: open checks sizes and sampled hashes,
+``python -m backend index verify`` the full hashes.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from backend.errors import IndexError_
+from backend.index.integrity import file_digest
 
 __all__ = [
     "CAPTIONS_DIR",
@@ -82,6 +85,8 @@ class SegmentInfo:
     num_clips: int
     num_windows: int
     num_patches: int
+    #: file name -> digest written with it (:func:`backend.index.integrity.file_digest`); empty in old indexes
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -103,6 +108,7 @@ class IndexHeader:
         segments: live segments, in order.
         tombstones: names of tombstone files (``tombstones/<name>.json``).
         caption_parts: names of caption-bank parts (``captions/<name>/``).
+        caption_files: per caption part, file name -> digest written with it (checked at open).
         model_name: free-form name of the model (for ``/health``).
         checkpoint_path: absolute path of the checkpoint folder used at build time (default model of
             ``index add``; its checksum is verified before use).
@@ -124,6 +130,7 @@ class IndexHeader:
     segments: list[SegmentInfo] = field(default_factory=list)
     tombstones: list[str] = field(default_factory=list)
     caption_parts: list[str] = field(default_factory=list)
+    caption_files: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     model_name: str = ""
     checkpoint_path: str = ""
     format: str = FORMAT_NAME
@@ -169,12 +176,17 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def save_npy(path: Path, array: np.ndarray) -> None:
-    """Write ``array`` to ``path`` and fsync it (the caller renames the folder into place)."""
+def save_npy(path: Path, array: np.ndarray) -> dict[str, Any]:
+    """Write ``array`` to ``path``, fsync it and return its digest (the caller renames the folder into place).
+
+    Returns:
+        :func:`backend.index.integrity.file_digest` of the written file (recorded in the manifest).
+    """
     with open(path, "wb") as f:
         np.save(f, np.ascontiguousarray(array), allow_pickle=False)
         f.flush()
         os.fsync(f.fileno())
+    return file_digest(path)
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from backend.errors import IndexError_, IndexMismatchError, NotFoundError
+from backend.index.captions import check_caption_bank
 from backend.index.codecs import Codec, make_codec
 from backend.index.format import (
     CODEBOOK_FILE,
@@ -27,6 +28,7 @@ from backend.index.format import (
     SegmentInfo,
     read_header,
 )
+from backend.index.integrity import check_file
 from backend.index.metadata import ClipRecord, connect, load_records
 
 if TYPE_CHECKING:
@@ -63,8 +65,8 @@ def _load(path: Path, mmap: bool = True) -> np.ndarray:
         raise IndexError_(f"{path}: missing index file")
     try:
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise IndexError_(f"{path}: unreadable array ({exc})") from exc
+    except (OSError, ValueError, EOFError) as exc:  # a 0-byte file is an EOFError
+        raise IndexError_(f"{path}: unreadable array ({type(exc).__name__}: {exc})") from exc
 
 
 def load_segment(index_dir: Path, info: SegmentInfo, header: IndexHeader, codec: Codec) -> SegmentArrays:
@@ -74,6 +76,10 @@ def load_segment(index_dir: Path, info: SegmentInfo, header: IndexHeader, codec:
         IndexError_: a file is missing or its shape disagrees with ``info`` (names the file).
     """
     d = index_dir / SEGMENTS_DIR / info.name
+    for fname, digest in info.files.items():  # sizes and sampled checksums written with the arrays
+        problem = check_file(d / fname, digest)
+        if problem is not None:
+            raise IndexError_(f"{problem}; run 'python -m backend index verify --index {index_dir}'")
     windows = np.asarray(_load(d / "windows.npy", mmap=False), dtype=np.int64)
     masks = _load(d / "masks.npy")
     pooled = _load(d / "pooled.npy")
@@ -164,6 +170,8 @@ class MotionIndex:
             sel = self._wseg == s_i
             self.window_start[sel] = seg.windows[self._wloc[sel], 1]
             self.window_length[sel] = seg.windows[self._wloc[sel], 2]
+        #: why the caption bank cannot be used (set by :meth:`open`), ``None`` when it is sound
+        self.caption_problem: str | None = None
         self._by_id = {r.id: i for i, r in enumerate(self.clips)}
         if len(self._by_id) != len(self.clips):
             raise IndexError_(f"{path}: duplicate live clip ids")
@@ -218,7 +226,11 @@ class MotionIndex:
             records = load_records(con, [s.name for s in header.segments])
         finally:
             con.close()
-        return cls(path, header, segments, tombstones, records, codec)
+        index = cls(path, header, segments, tombstones, records, codec)
+        index.caption_problem = check_caption_bank(
+            path, header.caption_parts, header.caption_files, header.embed_dim
+        )
+        return index
 
     def check_model(self, checksum: str) -> None:
         """Raise :class:`IndexMismatchError` unless ``checksum`` is the one that built this index."""

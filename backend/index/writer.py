@@ -162,17 +162,19 @@ class IndexWriter:
         write_header(self.path, header)
         self.header = header
 
-    def _write_segment(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+    def _write_segment(self, name: str, arrays: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
         tmp = self.path / SEGMENTS_DIR / f".tmp-{name}"
         tmp.mkdir(parents=True)
+        digests: dict[str, dict[str, Any]] = {}
         for i, (fname, arr) in enumerate(arrays.items()):
-            save_npy(tmp / f"{fname}.npy", arr)
+            digests[f"{fname}.npy"] = save_npy(tmp / f"{fname}.npy", arr)
             if i == 1:
                 crash_point("segment-partial")
         fsync_dir(tmp)
         os.rename(tmp, self.path / SEGMENTS_DIR / name)
         fsync_dir(self.path / SEGMENTS_DIR)
         crash_point("segment-renamed")
+        return digests
 
     def _write_tombstone(self, keys: list[str]) -> str:
         name = _new_name("tomb", self._hdr().generation + 1)
@@ -184,7 +186,7 @@ class IndexWriter:
         from backend.index.captions import write_caption_part
 
         name = _new_name("cap", self._hdr().generation + 1)
-        write_caption_part(self.path / CAPTIONS_DIR, name, part.texts, part.tokens)
+        self._caption_digests = write_caption_part(self.path / CAPTIONS_DIR, name, part.texts, part.tokens)
         crash_point("captions-written")
         return name
 
@@ -225,24 +227,35 @@ class IndexWriter:
         if clips:
             name = _new_name("seg", h.generation + 1)
             arrays, records, info = self._pack(name, clips)
-            self._store_segment(name, arrays, records)
+            info.files = self._store_segment(name, arrays, records)
             crash_point("metadata-committed")
             segments.append(info)
         if existing:
             tombstones.append(self._write_tombstone([live.record(i).key for i in existing]))
+        caption_files = dict(h.caption_files)
         if captions is not None and captions.texts:
             parts.append(self._write_captions(captions))
-        self._commit(replace(h, segments=segments, tombstones=tombstones, caption_parts=parts))
+            caption_files[parts[-1]] = self._caption_digests
+        caption_files = {k: v for k, v in caption_files.items() if k in parts}
+        self._commit(replace(h, segments=segments, tombstones=tombstones, caption_parts=parts,
+                             caption_files=caption_files))  # fmt: skip
         return ids
 
-    def _store_segment(self, name: str, arrays: dict[str, np.ndarray], records: list[ClipRecord]) -> None:
-        """Write a segment's arrays, then its clip rows (invisible until a manifest lists the segment)."""
-        self._write_segment(name, arrays)
+    def _store_segment(
+        self, name: str, arrays: dict[str, np.ndarray], records: list[ClipRecord]
+    ) -> dict[str, dict[str, Any]]:
+        """Write a segment's arrays, then its clip rows (invisible until a manifest lists the segment).
+
+        Returns:
+            The digest of every array file (for the manifest).
+        """
+        digests = self._write_segment(name, arrays)
         con = connect(self.path)
         try:
             insert_records(con, records)
         finally:
             con.close()
+        return digests
 
     def remove(self, ids: list[str]) -> list[str]:
         """Remove clips by id (a tombstone file + manifest switch).
@@ -269,7 +282,7 @@ class IndexWriter:
         if len(live):
             name = _new_name("seg", h.generation + 1)
             arrays, records, info = self._pack_from_index(name, live)
-            self._store_segment(name, arrays, records)
+            info.files = self._store_segment(name, arrays, records)
             segments = [info]
         self._commit(replace(h, segments=segments, tombstones=[]))
         self.collect_garbage()

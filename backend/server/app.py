@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from backend import __version__
 from backend.server.engine import SearchEngine
 from backend.server.errors import install_error_handlers
+from backend.server.guard import GuardPolicy, RequestGuard
 from backend.server.routes import alignment, describe, explain, health, library, motions, search
 from backend.server.settings import ServerSettings, check_binding
 
@@ -64,6 +65,12 @@ def create_app(settings: ServerSettings | None = None, *, engine: SearchEngine |
     app.state.settings = settings
     app.state.engine = None
     install_error_handlers(app)
+    app.add_middleware(
+        RequestGuard,
+        policy=GuardPolicy.for_server(
+            settings.host, settings.allow_remote, settings.allowed_hosts, settings.max_upload_bytes
+        ),
+    )
     for module in (health, search, alignment, describe, motions, explain, library):
         app.include_router(module.router)
     return app

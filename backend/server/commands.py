@@ -46,6 +46,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--threads", type=int, dest="torch_threads", help="torch intra-op threads (0 = torch default)"
     )
+    p.add_argument(
+        "--library-root",
+        type=Path,
+        action="append",
+        dest="library_roots",
+        metavar="DIR",
+        help="folder whose files POST /library may add by path (repeatable; none = path mode off)",
+    )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        dest="allowed_hosts",
+        metavar="NAME",
+        help="extra Host header name to serve besides loopback (repeatable; DNS-rebinding guard)",
+    )
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     return p
 
@@ -70,6 +85,8 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         "api_token",
         "preview_cache_dir",
         "torch_threads",
+        "library_roots",
+        "allowed_hosts",
     )
     given = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     try:

@@ -34,7 +34,8 @@ from backend.errors import (
 from backend.index.query_cache import LruCache
 from backend.motion.clip import Clip
 from backend.motion.kinematics.skeleton import BAND_NAMES, SMPL_JOINT_NAMES
-from backend.server.errors import ConflictError
+from backend.motion.limits import MAX_CANONICAL_FRAMES, MAX_CLIP_SECONDS, MOTION_FILE_SUFFIXES
+from backend.server.errors import ConflictError, UnavailableError
 from backend.server.schemas import AlignmentMode
 
 if TYPE_CHECKING:
@@ -179,6 +180,11 @@ class SearchEngine:
         """Number of live clips."""
         return len(self._current().index)
 
+    def problems(self) -> list[str]:
+        """What is damaged in the served index (the caption bank is checked at open); empty when sound."""
+        problem = self._current().index.caption_problem
+        return [f"caption bank: {problem}"] if problem else []
+
     # ------------------------------------------------------------------ search
     def search(self, text: str, k: int = 10, *, min_duration: float | None = None,
                max_duration: float | None = None, alignment: str = "none") -> list[dict[str, Any]]:  # fmt: skip
@@ -260,6 +266,11 @@ class SearchEngine:
         from backend.index.description import caption_alignment, describe
 
         s = self._current()
+        if s.index.caption_problem:
+            raise UnavailableError(
+                f"/describe is unavailable: the caption bank is damaged ({s.index.caption_problem}); "
+                "rebuild the index or restore it from a backup"
+            )
         d = describe(s, joints, float(fps), k)
         captions = [{"text": c.text, "score": float(c.score), "alignment": caption_alignment(s, d, c)}
                     for c in d.captions]  # fmt: skip
@@ -366,7 +377,8 @@ class SearchEngine:
 
         Raises:
             InvalidInputError: missing path / not a .bvh file / invalid id or caption.
-            ConflictError: ``clip_id`` already exists.
+            ConflictError: ``clip_id`` already exists with other joints or caption (the same content
+                answers the existing clip: a retry after a dropped connection is safe).
             BvhError, RigMappingError, MotionDataError: the file cannot be converted.
         """
         from backend.index.build import add_to_index
@@ -374,10 +386,13 @@ class SearchEngine:
 
         p = Path(path)
         shown = display_name or str(p)
-        if not p.exists():
-            raise InvalidInputError(f"path not found: {shown}")
-        if not p.is_file() or p.suffix.lower() != ".bvh":
-            raise InvalidInputError(f"path must be a .bvh file: {shown}")
+        try:
+            if not p.is_file():
+                raise InvalidInputError(f"path not found or not a file: {shown}")
+        except OSError as exc:  # e.g. a name over 255 characters
+            raise InvalidInputError(f"path cannot be read ({exc.strerror}): {shown}") from None
+        if p.suffix.lower() not in MOTION_FILE_SUFFIXES:
+            raise InvalidInputError(f"path must be a {' or '.join(MOTION_FILE_SUFFIXES)} file: {shown}")
         if clip_id is not None and not CLIP_ID_PATTERN.match(clip_id):
             raise InvalidInputError(
                 f"id {clip_id!r} is invalid: use 1-128 letters, digits, '_', '-' or '.', starting with a letter or digit"
@@ -386,8 +401,6 @@ class SearchEngine:
             caption = " ".join(caption.split())
             if len(caption) > 1000:
                 raise InvalidInputError(f"caption is too long: {len(caption)} characters (at most 1000)")
-        if clip_id is not None and clip_id in self._current().index:
-            raise ConflictError(f"clip id {clip_id!r} already exists; DELETE /library/{clip_id} first")
         stem = _safe_name(Path(source or p.name).stem)[:100]
         try:
             clip = bvh_to_clip(
@@ -395,11 +408,22 @@ class SearchEngine:
             )
         except (BvhError, RigMappingError, MotionDataError) as exc:  # name the user's file, not a temp path
             raise type(exc)(str(exc).replace(str(p), shown)) from None
+        if clip.joints.shape[0] > MAX_CANONICAL_FRAMES:
+            raise InvalidInputError(
+                f"{shown}: clip is {clip.meta.duration:.1f} s; the limit is {MAX_CLIP_SECONDS:g} s"
+            )
         if caption:
             clip.meta.captions = [caption]
         with self._write_lock:
             if clip_id is not None and clip_id in self._searcher.index:
-                raise ConflictError(f"clip id {clip_id!r} already exists; DELETE /library/{clip_id} first")
+                if self._is_retry(clip_id, clip):  # a retried add (the client lost the answer): same result
+                    return {
+                        "id": clip_id,
+                        "duration": float(self._searcher.index.record(clip_id).meta.duration),
+                    }
+                raise ConflictError(
+                    f"clip id {clip_id!r} already exists with other content; DELETE /library/{clip_id} first"
+                )
             added = add_to_index(
                 self.index_dir,
                 clips=[clip],
@@ -411,6 +435,13 @@ class SearchEngine:
             self._searcher = self._open()
         log.info("added clip %s (%.1f s) from %s", clip.meta.id, clip.meta.duration, shown)
         return {"id": clip.meta.id, "duration": float(clip.meta.duration)}
+
+    def _is_retry(self, clip_id: str, clip: Clip) -> bool:
+        """Whether live clip ``clip_id`` holds exactly ``clip``'s joints and captions (an idempotent retry)."""
+        index = self._searcher.index
+        old = index.joints(clip_id)
+        same_caption = index.record(clip_id).caption == (clip.meta.captions[0] if clip.meta.captions else "")
+        return same_caption and old.shape == clip.joints.shape and bool(np.array_equal(old, clip.joints))
 
     def remove(self, clip_id: str) -> None:
         """Remove a clip (raises :class:`NotFoundError` for an unknown id)."""

@@ -26,7 +26,9 @@ from backend.errors import (
 
 __all__ = [
     "ConflictError",
+    "ForbiddenError",
     "PayloadTooLargeError",
+    "UnavailableError",
     "format_validation_errors",
     "install_error_handlers",
     "status_for_error",
@@ -43,10 +45,20 @@ class PayloadTooLargeError(InvalidInputError):
     """An upload is larger than the server accepts."""
 
 
+class ForbiddenError(InvalidInputError):
+    """The request is not allowed here (a path outside the library roots, path mode off)."""
+
+
+class UnavailableError(MotionSearchError):
+    """A part of the server is unusable right now (e.g. a damaged caption bank); answered 503."""
+
+
 #: Most specific first: the first matching class decides the status.
 _STATUS_BY_ERROR: tuple[tuple[type[MotionSearchError], int], ...] = (
     (NotFoundError, 404),
     (ConflictError, 409),
+    (ForbiddenError, 403),
+    (UnavailableError, 503),
     (PayloadTooLargeError, 413),
     (BvhError, 400),
     (RigMappingError, 422),

@@ -12,9 +12,11 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
     WrapValidator,
     field_validator,
@@ -49,8 +51,10 @@ __all__ = [
     "SearchResponse",
     "TimeSpan",
     "TokenBest",
+    "UnicodeStr",
     "check_joints_array",
     "check_query_text",
+    "check_unicode",
     "count_text_tokens",
 ]
 
@@ -78,6 +82,35 @@ def count_text_tokens(text: str) -> int:
     return sum(1 for _ in _TOKEN_RE.finditer(text))
 
 
+def check_unicode(text: str, field: str = "text") -> str:
+    """Refuse text that is not proper Unicode (a lone UTF-16 surrogate such as ``"\\ud800"``).
+
+    JSON escapes can smuggle lone surrogates into a Python ``str``; they cannot be encoded to UTF-8,
+    so the tokenizer, SQLite and logging would fail on them.
+
+    Raises:
+        ValueError: naming ``field`` and the character position.
+
+    >>> check_unicode("caf\u00e9")
+    'café'
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{field} is not valid Unicode: lone surrogate {text[exc.start]!r} at character {exc.start}"
+        ) from None
+    return text
+
+
+def _unicode_field(value: Any, info: ValidationInfo) -> Any:
+    return check_unicode(value, info.field_name or "text") if isinstance(value, str) else value
+
+
+#: A string that must be proper Unicode (no lone surrogates): 422 naming the field otherwise.
+UnicodeStr = Annotated[str, AfterValidator(_unicode_field)]
+
+
 def check_query_text(text: str, field: str = "text") -> str:
     """Validate a text query.
 
@@ -91,6 +124,7 @@ def check_query_text(text: str, field: str = "text") -> str:
     Raises:
         ValueError: the text is empty / blank, too long in characters, or has 1,000 tokens or more.
     """
+    check_unicode(text, field)
     stripped = text.strip()
     if not stripped:
         raise ValueError(f"{field} is empty: give a description such as 'a person waves with the left hand'")
@@ -230,9 +264,11 @@ class DescribeRequest(BaseModel):
 class LibraryAddRequest(BaseModel):
     """``POST /library`` JSON body: add a BVH file that the server can read."""
 
-    path: str = Field(min_length=1, description="path of a .bvh file on the server's file system")
-    id: str | None = Field(default=None, description="clip id (default: derived from the file name)")
-    caption: str | None = Field(default=None, description="a description stored with the clip")
+    path: UnicodeStr = Field(
+        min_length=1, max_length=4096, description="path of a motion file under a library root of the server"
+    )
+    id: UnicodeStr | None = Field(default=None, description="clip id (default: derived from the file name)")
+    caption: UnicodeStr | None = Field(default=None, description="a description stored with the clip")
 
 
 # ---------------------------------------------------------------------------------------- responses
@@ -348,9 +384,15 @@ class MotionData(BaseModel):
 class HealthResponse(BaseModel):
     """``GET /health`` answer."""
 
-    status: Literal["ok"] = "ok"
+    status: Literal["ok", "degraded"] = Field(
+        default="ok", description="'degraded' when a part of the index is damaged (see `problems`)"
+    )
     model: str
     library_size: int
+    problems: list[str] = Field(
+        default_factory=list,
+        description="what is damaged, e.g. the caption bank (then /describe answers 503)",
+    )
 
 
 class LibraryAddResponse(BaseModel):

@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from backend.errors import ConfigError
+from backend.motion.limits import MAX_FILE_BYTES
 
 __all__ = [
     "DEFAULT_CHECKPOINT_DIR",
@@ -45,7 +46,11 @@ class ServerSettings(BaseSettings):
         preview_cache_dir: where rendered preview PNGs are cached; default
             ``<index_dir>.previews`` beside the index folder.
         torch_threads: intra-op threads for torch (``0`` keeps torch's default).
-        max_upload_bytes: largest accepted BVH upload on ``POST /library``.
+        max_upload_bytes: largest accepted motion file on ``POST /library`` (upload or path).
+        allowed_hosts: extra ``Host`` names served besides loopback (and ``host`` with ``allow_remote``);
+            every other ``Host`` header is refused (DNS rebinding).
+        library_roots: folders whose files ``POST /library`` may read by path (symlinks resolved); empty
+            = path mode off.
         search_candidates: windows the two-stage search re-scores exactly (above 1,024 windows); more =
             closer to exact search, slower (docs/benchmarks.md: real library recall@10 0.985 at 256,
             0.995 at 512 for twice the re-rank time).
@@ -64,7 +69,9 @@ class ServerSettings(BaseSettings):
     allow_remote: bool = False
     preview_cache_dir: Path | None = None
     torch_threads: int = Field(default=0, ge=0)
-    max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    max_upload_bytes: int = Field(default=MAX_FILE_BYTES, gt=0, le=MAX_FILE_BYTES)
+    allowed_hosts: list[str] = Field(default_factory=list)
+    library_roots: list[Path] = Field(default_factory=list)
     search_candidates: int = Field(default=256, ge=1, le=100_000)
     text_runtime: Literal["auto", "onnx", "torch"] = "auto"
     attribution_steps: int = Field(default=1, ge=1, le=64)

@@ -113,6 +113,7 @@ def make_settings(setup: TinySetup, tmp_path: Path, index: Path | None = None, *
         "api_token": None,
         "host": "127.0.0.1",
         "allow_remote": False,
+        "allowed_hosts": ["testserver"],  # the Host header of Starlette's TestClient
     }
     values.update(overrides)
     return ServerSettings(**values)  # type: ignore[arg-type]

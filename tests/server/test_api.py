@@ -280,7 +280,8 @@ BAD_REQUESTS = [
         422,
         ["JSON"],
     ),
-    ("post", "/search", {}, 422, ["body"]),
+    ("post", "/search", {}, 415, ["Content-Type", "application/json"]),
+    ("post", "/search", {"headers": {"content-type": "application/json"}}, 422, ["body"]),
     ("post", "/describe", {"json": {"joints": [], "fps": 20}}, 422, ["joints", "no frames"]),
     ("post", "/describe", {"json": {"joints": [[[0, 0, 0]] * 21], "fps": 20}}, 422, ["joints", "(T, 22, 3)"]),
     ("post", "/describe", {"json": {"joints": [[[0, 0]] * 22], "fps": 20}}, 422, ["joints", "(T, 22, 3)"]),
@@ -415,7 +416,7 @@ def test_openapi_has_documented_paths_and_fields(client) -> None:
         "DescribeResponse": {"captions", "similar_motions"},
         "Caption": {"text", "score", "alignment"},
         "MotionData": {"id", "fps", "joint_names", "parents", "joints", "metadata"},
-        "HealthResponse": {"status", "model", "library_size"},
+        "HealthResponse": {"status", "model", "library_size", "problems"},
         "LibraryAddResponse": {"id", "duration"},
         "LibraryRemoveResponse": {"id", "removed"},
         "Alignment": {

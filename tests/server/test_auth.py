@@ -34,6 +34,7 @@ def token_client(tiny_setup, tmp_path_factory):
         checkpoint_dir=tiny_setup.checkpoint,
         preview_cache_dir=tmp_path_factory.mktemp("previews"),
         api_token=TOKEN,
+        allowed_hosts=["testserver"],  # the Host header of Starlette's TestClient
     )
     with TestClient(create_app(settings)) as client:
         yield client

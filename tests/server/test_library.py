@@ -40,7 +40,7 @@ Frame Time: 0.033333
 
 
 @pytest.fixture(scope="module")
-def lib_client(tiny_setup, tmp_path_factory):
+def lib_client(tiny_setup, tmp_path_factory, bandai1):
     from backend.server.settings import ServerSettings
 
     root = tmp_path_factory.mktemp("library")
@@ -51,6 +51,8 @@ def lib_client(tiny_setup, tmp_path_factory):
         preview_cache_dir=root / "previews",
         api_token=None,
         max_upload_bytes=2_000_000,
+        allowed_hosts=["testserver"],  # the Host header of Starlette's TestClient
+        library_roots=[bandai1 / "dataset/Bandai-Namco-Research-Motiondataset-1/data"],
     )
     with TestClient(create_app(settings)) as client:
         yield client
@@ -172,7 +174,8 @@ def test_malformed_uploads(lib_client, bvh_dir, tmp_path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "status", "needle"),
     [
-        ({"json": {"path": "/no/such/file.bvh"}}, 422, "path not found"),
+        ({"json": {"path": "/no/such/file.bvh"}}, 403, "not under a library root"),
+        ({"json": {"path": "no_such_file.bvh"}}, 422, "path not found"),
         ({"json": {"path": "."}}, 422, ".bvh file"),
         ({"json": {}}, 422, "path"),
         ({"json": {"path": ""}}, 422, "path"),
@@ -190,8 +193,8 @@ def test_bad_json_adds(lib_client, kwargs, status, needle) -> None:
 def test_non_bvh_path_is_rejected(lib_client, tmp_path) -> None:
     f = tmp_path / "notes.txt"
     f.write_text("hello")
-    r = lib_client.post("/library", json={"path": str(f)})
-    assert r.status_code == 422 and "notes.txt" in r.json()["detail"]
+    r = lib_client.post("/library", json={"path": str(f)})  # outside the library root: refused unread
+    assert r.status_code == 403 and "library root" in r.json()["detail"]
 
 
 def test_change_by_another_writer_is_picked_up(lib_client) -> None:

@@ -14,5 +14,11 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", response_model=HealthResponse, summary="Is the server up, which model, how many clips")
 def health(engine: EngineDep) -> HealthResponse:
-    """Answer ``{"status": "ok", "model": ..., "library_size": N}``."""
-    return HealthResponse(status="ok", model=engine.model_name, library_size=engine.library_size)
+    """Answer ``{"status": "ok" | "degraded", "model": ..., "library_size": N, "problems": [...]}``."""
+    problems = engine.problems()
+    return HealthResponse(
+        status="degraded" if problems else "ok",
+        model=engine.model_name,
+        library_size=engine.library_size,
+        problems=problems,
+    )

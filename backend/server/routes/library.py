@@ -14,10 +14,12 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from backend.errors import InvalidInputError
+from backend.motion.limits import MOTION_FILE_SUFFIXES
 from backend.server.deps import EngineDep, SettingsDep, TokenDep
 from backend.server.errors import PayloadTooLargeError
+from backend.server.paths import check_suffix, resolve_library_path
 from backend.server.routes.common import ERROR_RESPONSES
-from backend.server.schemas import LibraryAddRequest, LibraryAddResponse, LibraryRemoveResponse
+from backend.server.schemas import LibraryAddRequest, LibraryAddResponse, LibraryRemoveResponse, check_unicode
 
 __all__ = ["router"]
 
@@ -26,7 +28,7 @@ router = APIRouter(tags=["library"], dependencies=[TokenDep])
 _UPLOAD_SCHEMA = {
     "type": "object",
     "properties": {
-        "file": {"type": "string", "format": "binary", "description": "the .bvh file"},
+        "file": {"type": "string", "format": "binary", "description": "the motion file (.bvh)"},
         "id": {"type": "string", "description": "clip id (default: from the file name)"},
         "caption": {"type": "string", "description": "a description stored with the clip"},
     },
@@ -43,9 +45,19 @@ def _optional_text(value: Any, name: str) -> str | None:
     return value
 
 
-async def _save_upload(upload: Any, limit: int) -> Path:
-    """Copy an uploaded file into a temp ``.bvh`` file (at most ``limit`` bytes)."""
-    fd, tmp = tempfile.mkstemp(prefix="motion-search-upload-", suffix=".bvh")
+def check_unicode_fields(**fields: str | None) -> None:
+    """Refuse form fields that are not proper Unicode (422 naming the field)."""
+    for name, value in fields.items():
+        if value is not None:
+            try:
+                check_unicode(value, name)
+            except ValueError as exc:
+                raise InvalidInputError(str(exc)) from None
+
+
+async def _save_upload(upload: Any, limit: int, suffix: str) -> Path:
+    """Copy an uploaded file into a temp file named ``*<suffix>`` (at most ``limit`` bytes)."""
+    fd, tmp = tempfile.mkstemp(prefix="motion-search-upload-", suffix=suffix)
     size = 0
     try:
         with os.fdopen(fd, "wb") as out:
@@ -59,7 +71,7 @@ async def _save_upload(upload: Any, limit: int) -> Path:
         raise
     if size == 0:
         Path(tmp).unlink(missing_ok=True)
-        raise InvalidInputError("file is empty (0 bytes): upload a .bvh file")
+        raise InvalidInputError(f"file is empty (0 bytes): upload a {' or '.join(MOTION_FILE_SUFFIXES)} file")
     return Path(tmp)
 
 
@@ -71,8 +83,12 @@ async def _add_upload(request: Request, engine: Any, limit: int) -> dict[str, An
             raise InvalidInputError("multipart body needs a file field named 'file' holding a .bvh file")
         clip_id = _optional_text(form.get("id"), "id")
         caption = _optional_text(form.get("caption"), "caption")
-        filename = Path(upload.filename or "upload.bvh").name
-        path = await _save_upload(upload, limit)
+        filename = Path(upload.filename or f"upload{MOTION_FILE_SUFFIXES[0]}").name
+        check_unicode_fields(filename=filename, id=clip_id, caption=caption)
+        if not Path(filename).suffix:
+            filename += MOTION_FILE_SUFFIXES[0]
+        suffix = check_suffix(filename, "file")
+        path = await _save_upload(upload, limit, suffix)
     finally:
         await form.close()
     try:
@@ -83,10 +99,12 @@ async def _add_upload(request: Request, engine: Any, limit: int) -> dict[str, An
         path.unlink(missing_ok=True)
 
 
-async def _add_path(request: Request, engine: Any) -> dict[str, Any]:
+async def _add_path(request: Request, engine: Any, settings: Any) -> dict[str, Any]:
     raw = await request.body()
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise InvalidInputError("request body is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise RequestValidationError(
             [
@@ -104,12 +122,13 @@ async def _add_path(request: Request, engine: Any) -> dict[str, Any]:
     except ValidationError as exc:
         errors = [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None
+    path = resolve_library_path(body.path, settings.library_roots, settings.max_upload_bytes)
     return await run_in_threadpool(
         engine.add_bvh,
-        Path(body.path),
+        path,
         clip_id=body.id,
         caption=body.caption,
-        source=None,
+        source=path.name,
         display_name=body.path,
     )
 
@@ -137,15 +156,10 @@ async def _add_path(request: Request, engine: Any) -> dict[str, Any]:
 async def add_to_library(request: Request, engine: EngineDep, settings: SettingsDep) -> dict[str, Any]:
     """Multipart ``file`` (+ optional ``id``, ``caption``) or JSON ``{"path", "id"?, "caption"?}``."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > settings.max_upload_bytes + 65536:
-        raise PayloadTooLargeError(
-            f"request body is {length} bytes; the limit is {settings.max_upload_bytes}"
-        )
-    if ctype == "multipart/form-data":
+    if ctype == "multipart/form-data":  # body size, Origin and Content-Type were checked by the guard
         return await _add_upload(request, engine, settings.max_upload_bytes)
-    if ctype in ("application/json", ""):
-        return await _add_path(request, engine)
+    if ctype == "application/json":
+        return await _add_path(request, engine, settings)
     raise HTTPException(
         415,
         f"Content-Type {ctype!r} is not supported: send multipart/form-data with a 'file' field "
