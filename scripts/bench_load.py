@@ -21,6 +21,7 @@ tokens, 160-frame windows = 14 x 10 patches): search latency does not depend on 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -34,6 +35,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -147,15 +149,60 @@ def _demo_index(checkpoint: Path, work: Path, max_clips: int) -> Path:
     return index
 
 
+# ------------------------------------------------------------------------------- server
+@contextlib.contextmanager
+def serve(
+    index: Path, checkpoint: Path, previews: Path, threads: int = 0, code: Path = REPO,
+    env: dict[str, str] | None = None,
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Run ``python -m backend serve`` (the package under ``code``) on a free loopback port.
+
+    Yields ``(url, /health answer)`` once healthy; stops the server (SIGINT, then kill) afterwards.
+    """
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "backend", "serve", "--index", str(index), "--checkpoint", str(checkpoint),
+           "--port", str(port), "--preview-cache", str(previews), "--log-level", "warning",
+           "--threads", str(threads)]  # fmt: skip
+    run_env = {**os.environ, "MOTION_SEARCH_API_TOKEN": "", "PYTHONPATH": str(code), **(env or {})}
+    server = subprocess.Popen(cmd, cwd=code, env=run_env)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                status, body = _request(f"{url}/health", None, 5)
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the server ({cmd}) did not start")
+            time.sleep(0.5)
+        yield url, json.loads(body)
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
 # ------------------------------------------------------------------------------- load
 def _client(
-    url: str, stop_at: float, seed: int, k: int, timeout: float, out: list[tuple[float, int]]
+    url: str,
+    stop_at: float,
+    seed: int,
+    k: int,
+    timeout: float,
+    out: list[tuple[float, int]],
+    extra: dict[str, Any] | None = None,
 ) -> None:
     rng = random.Random(seed)
     while time.monotonic() < stop_at:
         t0 = time.perf_counter()
         try:
-            status, body = _request(f"{url}/search", {"text": rng.choice(QUERIES), "k": k}, timeout)
+            body = {"text": rng.choice(QUERIES), "k": k, **(extra or {})}
+            status, body = _request(f"{url}/search", body, timeout)
             if status == 200 and not json.loads(body).get("results"):
                 status = -2  # an empty answer counts as an error
         except (OSError, ValueError):
@@ -163,12 +210,17 @@ def _client(
         out.append((time.perf_counter() - t0, status))
 
 
-def run_load(url: str, clients: int, duration: float, k: int, timeout: float) -> dict[str, Any]:
-    """``clients`` threads hammering ``/search`` for ``duration`` seconds; returns the statistics."""
+def run_load(
+    url: str, clients: int, duration: float, k: int, timeout: float, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``clients`` threads hammering ``/search`` for ``duration`` seconds; returns the statistics.
+
+    ``extra``: more fields of every request body (e.g. ``{"alignment": "all"}``).
+    """
     results: list[list[tuple[float, int]]] = [[] for _ in range(clients)]
     stop_at = time.monotonic() + duration
     threads = [
-        threading.Thread(target=_client, args=(url, stop_at, i, k, timeout, results[i]))
+        threading.Thread(target=_client, args=(url, stop_at, i, k, timeout, results[i], extra))
         for i in range(clients)
     ]
     t0 = time.monotonic()
@@ -199,14 +251,14 @@ def run_load(url: str, clients: int, duration: float, k: int, timeout: float) ->
     }
 
 
-def write_section(doc: Path, body: str) -> None:
-    """Replace the ``## Load test`` section of ``doc`` (up to the next ``## `` heading) with ``body``."""
+def write_section(doc: Path, body: str, section: str = SECTION) -> None:
+    """Replace the ``section`` of ``doc`` (up to the next ``## `` heading) with ``body`` (append if new)."""
     text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
     lines = text.splitlines()
     try:
-        start = next(i for i, line in enumerate(lines) if line.strip() == SECTION)
+        start = next(i for i, line in enumerate(lines) if line.strip() == section)
     except StopIteration:
-        lines += ["", SECTION]
+        lines += ["", section]
         start = len(lines) - 1
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
     new = (
@@ -232,11 +284,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-clips", type=int, default=174, help="clips in the demo index")
     p.add_argument("--threads", type=int, default=0, help="torch threads of the server (0 = torch default)")
     p.add_argument("--timeout", type=float, default=60.0, help="per-request timeout (s)")
+    p.add_argument("--alignment", choices=("none", "top", "all"), default="none",
+                   help="which hits of each /search carry an alignment (the server's default: none)")  # fmt: skip
     p.add_argument("--no-write", action="store_true", help="print only; do not touch docs/benchmarks.md")
     p.add_argument("--doc", type=Path, default=DOC)
     args = p.parse_args(argv)
 
     sys.path.insert(0, str(REPO))
+    extra = {"alignment": args.alignment}
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         work = Path(tmp)
         if args.index is None:
@@ -245,39 +300,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             checkpoint = args.checkpoint or DEFAULT_CHECKPOINT
             index, model_desc = args.index, f"checkpoint `{Path(checkpoint).name}`"
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        cmd = [sys.executable, "-m", "backend", "serve", "--index", str(index), "--checkpoint", str(checkpoint),
-               "--port", str(port), "--preview-cache", str(work / "previews"), "--log-level", "warning",
-               "--threads", str(args.threads)]  # fmt: skip
-        env = {**os.environ, "MOTION_SEARCH_API_TOKEN": ""}
-        server = subprocess.Popen(cmd, cwd=REPO, env=env)
-        try:
-            deadline = time.monotonic() + 300
-            while True:
-                try:
-                    status, body = _request(f"{url}/health", None, 5)
-                    if status == 200:
-                        health = json.loads(body)
-                        break
-                except OSError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the server did not start")
-                time.sleep(0.5)
+        with serve(index, checkpoint, work / "previews", args.threads, REPO) as (url, health):
             for q in QUERIES:  # warm-up
-                _request(f"{url}/search", {"text": q, "k": args.k}, args.timeout)
+                _request(f"{url}/search", {"text": q, "k": args.k, **extra}, args.timeout)
             load_before = os.getloadavg()[0]
             print(f"server up: {health}; 1 client for {args.single_seconds:.0f} s ...", flush=True)
-            single = run_load(url, 1, args.single_seconds, args.k, args.timeout)
+            single = run_load(url, 1, args.single_seconds, args.k, args.timeout, extra)
             print(f"{args.clients} clients for {args.duration:.0f} s ...", flush=True)
-            stats = run_load(url, args.clients, args.duration, args.k, args.timeout)
-        finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stats = run_load(url, args.clients, args.duration, args.k, args.timeout, extra)
         info = {}
         from backend.index.store import MotionIndex
 
@@ -294,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Server: `python -m backend serve` on 127.0.0.1 (uvicorn, one process), {model_desc}; "
         f"{health['library_size']} clips, {info['windows']} windows, codec {info['codec']}. Load: "
         f"**{args.clients} concurrent clients for {args.duration:.0f} s**, each sending `POST /search` "
-        f"(k = {args.k}, alignment included; one of {len(QUERIES)} queries at random) on a new connection "
+        f"(k = {args.k}, `alignment: {args.alignment}`; one of {len(QUERIES)} queries at random) on a new connection "
         "(urllib), back to back."
     )
 
