@@ -70,6 +70,25 @@ def _text_sources() -> list[str]:
     return [s.name for s in SOURCES if s.kind == "text"]
 
 
+def _stale_library(library: Path, only: list[str] | None) -> str | None:
+    """Why a cached library must be rebuilt (``None`` when it is current): missing, another plan version
+    (an older build of fewer sources), or other sources than asked for."""
+    from backend.library.build import PLAN_VERSION
+    from backend.library.sources import MOTION_SOURCES
+
+    try:
+        info = json.loads((library / "library.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "no library yet"
+    if info.get("plan_version") != PLAN_VERSION:
+        return f"built by library plan v{info.get('plan_version', 1)}, this is v{PLAN_VERSION}"
+    wanted = set(only) & set(MOTION_SOURCES) if only else set(MOTION_SOURCES)
+    have = set(info.get("sources", {})) & set(MOTION_SOURCES)
+    if have != wanted:
+        return f"holds sources {sorted(have)}, asked for {sorted(wanted)}"
+    return None
+
+
 def prepare(args: argparse.Namespace) -> tuple[Path, Path]:
     """Run the cached preparation steps; returns (library dir, index dir)."""
     data = args.data_dir.resolve()
@@ -83,9 +102,12 @@ def prepare(args: argparse.Namespace) -> tuple[Path, Path]:
           *fetch_only])
 
     _step("2/4 build the motion library")
-    if (library / "library.json").exists():
+    stale = _stale_library(library, args.only)
+    if stale is None:
         print(f"cached: {library} (delete it to rebuild)")
     else:
+        if (library / "library.json").exists():
+            print(f"rebuilding {library}: {stale}")
         _cli(["data", "build-library", "--sources", str(sources), "--out", str(library), *only])
 
     _step("3/4 build the search index with the model at " + str(args.checkpoint))
@@ -99,10 +121,13 @@ def prepare(args: argparse.Namespace) -> tuple[Path, Path]:
             cached = json.loads(header.read_text()).get("model_checksum") == _sha256(weights)
         except (OSError, ValueError):
             cached = False
+    if cached and (library / "library.json").stat().st_mtime > header.stat().st_mtime:
+        cached = False  # the library was rebuilt after the index
     if cached:
         print(f"cached: {index} (built by this model)")
     else:
-        _cli(["index", "build", "--library", str(library), "--checkpoint", str(args.checkpoint), "--out", str(index)])
+        _cli(["index", "build", "--library", str(library), "--checkpoint", str(args.checkpoint), "--out", str(index),
+              "--overwrite"])
 
     _step("4/4 build the Blender extension zip")
     subprocess.run([sys.executable, str(REPO / "scripts" / "build_addon.py"), "--out", str(args.dist)],

@@ -195,8 +195,10 @@ def add_to_index(
     on_conflict: OnConflict = "error",
     skip_errors: bool = False,
     progress: bool = True,
+    asf: Path | str | None = None,
+    skipped: list[dict[str, str]] | None = None,
 ) -> list[str]:
-    """Add motion files (BVH file / folder of BVH / canonical ``.npy``) or clips to an index, atomically.
+    """Add motion files (BVH / AMC file, folder of them, canonical ``.npy``) or clips to an index, atomically.
 
     Args:
         index_dir: the index folder.
@@ -206,8 +208,11 @@ def add_to_index(
         model: an already loaded model (takes precedence over ``checkpoint_dir``).
         on_conflict: an id already in the index: ``error``, ``replace`` the old clip, or ``rename`` the new one
             (``<id>_2``, ``<id>_3``, ...). Duplicate ids among the new clips are always renamed.
-        skip_errors: skip unreadable files instead of failing.
+        skip_errors: also skip unreadable files named directly (files inside a folder are always skipped
+            with their reason, the rest is added).
         progress: tqdm progress bars.
+        asf: the ASF skeleton of AMC files (default: the ``.asf`` beside each AMC).
+        skipped: a list that receives ``{"file", "reason"}`` per file left out.
 
     Returns:
         The ids added.
@@ -219,7 +224,10 @@ def add_to_index(
     model = _model_for(index_dir, header, checkpoint_dir, model)
     new = list(clips or [])
     if paths is not None:
-        new += load_motion_files(paths, skip_errors=skip_errors)[0]
+        loaded, left_out = load_motion_files(paths, skip_errors=skip_errors, asf=asf)
+        new += loaded
+        if skipped is not None:
+            skipped.extend(left_out)
     if not new:
         raise InvalidInputError("nothing to add")
     live = MotionIndex.open(index_dir)

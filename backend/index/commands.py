@@ -47,13 +47,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     b.add_argument("--batch-size", type=int, default=32)
     b.add_argument("--overwrite", action="store_true", help="replace an existing index")
 
-    a = sub.add_parser("add", help="add BVH files / folders / canonical .npy clips")
+    a = sub.add_parser("add", help="add BVH / AMC files, folders of them, canonical .npy clips")
     a.add_argument("--index", required=True)
     a.add_argument("paths", nargs="+", metavar="PATH")
     a.add_argument("--checkpoint", default=None, help="default: the checkpoint recorded in the index")
     a.add_argument("--replace", action="store_true", help="replace clips whose id is already indexed")
     a.add_argument("--rename", action="store_true", help="rename new clips whose id is already indexed")
-    a.add_argument("--skip-errors", action="store_true", help="skip unreadable files")
+    a.add_argument("--skip-errors", action="store_true",
+                   help="also skip unreadable files named directly (files in folders are always skipped)")
+    a.add_argument("--asf", default=None, help="ASF skeleton of the .amc files (default: the .asf beside each)")
 
     r = sub.add_parser("remove", help="remove clips by id")
     r.add_argument("--index", required=True)
@@ -104,14 +106,21 @@ def _run(args: argparse.Namespace, cmd: str) -> int:
         if args.replace and args.rename:
             raise InvalidInputError("--replace and --rename exclude each other")
         mode = "replace" if args.replace else "rename" if args.rename else "error"
+        skipped: list[dict[str, str]] = []
         ids = build.add_to_index(
             args.index,
             args.paths,
             checkpoint_dir=args.checkpoint,
             on_conflict=mode,
             skip_errors=args.skip_errors,
+            asf=args.asf,
+            skipped=skipped,
         )
         print(f"added {len(ids)} clip(s): {', '.join(ids)}")
+        if skipped:
+            print(f"skipped {len(skipped)} file(s):")
+            for s in skipped:
+                print(f"  {s['file']}: {s['reason']}")
     elif cmd == "remove":
         ids = build.remove_from_index(args.index, args.ids)
         print(f"removed {len(ids)} clip(s): {', '.join(ids)}")

@@ -6,8 +6,8 @@ a window of a long clip looks like a training crop. Windows shorter than ``windo
 zero-padded with a frame mask (``model.prepare_motion_batch``; the model masks the padding patches when
 its config says so).
 
-Inputs accepted by :func:`load_motion_files`: a BVH file, a folder of BVH files (recursive), or a
-canonical clip ``.npy`` (``(T, 22, 3)`` float32, 20 fps, metres, Y up; an optional sidecar
+Inputs accepted by :func:`load_motion_files`: a BVH file, an Acclaim AMC file (its ASF beside it or named), a
+folder of them (recursive; files that cannot be read are skipped with their reason), or a canonical clip ``.npy`` (``(T, 22, 3)`` float32, 20 fps, metres, Y up; an optional sidecar
 ``<stem>.json`` holds ``ClipMeta`` fields).
 """
 
@@ -26,7 +26,14 @@ from backend.index.windows import WindowSpan, default_stride, plan_windows
 from backend.index.writer import EncodedClip
 from backend.motion.clip import Clip, ClipMeta
 
-__all__ = ["WindowEncoding", "encode_clips", "encode_joints", "load_motion_files", "model_window"]
+__all__ = [
+    "MOTION_SUFFIXES",
+    "WindowEncoding",
+    "encode_clips",
+    "encode_joints",
+    "load_motion_files",
+    "model_window",
+]
 
 
 @dataclass
@@ -152,53 +159,78 @@ def _npy_clip(path: Path) -> Clip:
     return Clip(np.asarray(joints, dtype=np.float32), ClipMeta.from_dict(meta))
 
 
+#: motion file suffixes a folder is searched for (``.asf`` skeletons are read with their ``.amc``)
+MOTION_SUFFIXES = (".bvh", ".amc")
+
+
 def load_motion_files(
-    paths: Iterable[Path | str], *, dataset: str = "user", licence: str = "", skip_errors: bool = False
+    paths: Iterable[Path | str],
+    *,
+    dataset: str = "user",
+    licence: str = "",
+    skip_errors: bool = False,
+    asf: Path | str | None = None,
 ) -> tuple[list[Clip], list[dict[str, str]]]:
-    """Read BVH files, folders of BVH files and canonical ``.npy`` clips.
+    """Read BVH files, AMC files (with their ASF), folders of them and canonical ``.npy`` clips.
+
+    A file found inside a folder that cannot be read or mapped is skipped with its reason and the rest goes on;
+    a file named directly raises unless ``skip_errors``.
 
     Args:
         paths: files or folders.
-        dataset: dataset key stored for BVH clips.
-        licence: licence stored for BVH clips.
-        skip_errors: collect unreadable files in the returned skip list instead of raising.
+        dataset: dataset key stored for converted clips.
+        licence: licence stored for converted clips.
+        skip_errors: also skip (instead of raising) unreadable files named directly.
+        asf: the ASF skeleton of the AMC files (default: the ``.asf`` beside each AMC).
 
     Returns:
         ``(clips, skipped)`` where ``skipped`` is ``[{"file", "reason"}]``.
 
     Raises:
-        InvalidInputError: a path does not exist or has an unsupported type.
-        MotionSearchError: an unreadable file (unless ``skip_errors``).
+        InvalidInputError: a path does not exist or has an unsupported type, a folder holds no motion file,
+            or nothing at all could be read (every skipped file is named).
+        MotionSearchError: an unreadable file named directly (unless ``skip_errors``).
     """
-    from backend.motion.convert import bvh_to_clip
+    from backend.motion.convert import file_to_clip
 
-    files: list[tuple[Path, Path]] = []  # (file, root for the relative source)
+    files: list[tuple[Path, Path, bool]] = []  # (file, root for the relative source, found in a folder)
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.suffix.lower() == ".bvh")
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in MOTION_SUFFIXES and f.is_file())
             if not found:
-                raise InvalidInputError(f"no .bvh files under folder {p}")
-            files += [(f, p) for f in found]
-        elif p.is_file() and p.suffix.lower() in (".bvh", ".npy"):
-            files.append((p, p.parent))
+                raise InvalidInputError(f"no motion files (.bvh, .amc) under folder {p}")
+            files += [(f, p, True) for f in found]
+        elif p.is_file() and p.suffix.lower() in (*MOTION_SUFFIXES, ".npy"):
+            files.append((p, p.parent, False))
         elif p.exists():
-            raise InvalidInputError(f"unsupported file type {p.suffix!r}: {p} (use .bvh or a canonical .npy)")
+            raise InvalidInputError(
+                f"unsupported file type {p.suffix!r}: {p} (use .bvh, .amc with its .asf, or a canonical .npy)"
+            )
         else:
             raise InvalidInputError(f"path not found: {p}")
     clips: list[Clip] = []
     skipped: list[dict[str, str]] = []
-    for f, root in files:
+    for f, root, in_folder in files:
         try:
             if f.suffix.lower() == ".npy":
                 clips.append(_npy_clip(f))
+                continue
+            kwargs: dict[str, Any] = {
+                "dataset": dataset,
+                "source": str(f.relative_to(root)),
+                "licence": licence,
+            }
+            if f.suffix.lower() == ".amc":
+                kwargs["asf"] = asf
             else:
-                clips.append(
-                    bvh_to_clip(
-                        f, dataset=dataset, source=str(f.relative_to(root)), licence=licence, up_axis="auto"
-                    )
-                )
+                kwargs["up_axis"] = "auto"
+            clips.append(file_to_clip(f, **kwargs))
         except MotionSearchError as exc:
-            if not skip_errors:
+            if not (skip_errors or in_folder):
                 raise
             skipped.append({"file": str(f), "reason": str(exc)})
+    if not clips and skipped:
+        listing = "; ".join(f"{s['file']}: {s['reason']}" for s in skipped[:10])
+        more = f" (+{len(skipped) - 10} more)" if len(skipped) > 10 else ""
+        raise InvalidInputError(f"no motion could be read; skipped {len(skipped)} file(s): {listing}{more}")
     return clips, skipped

@@ -1,11 +1,13 @@
 """``python -m backend data build-library``: every clip of every fetched source -> one library folder.
 
-Per clip: BVH -> canonical joints (:func:`backend.motion.convert.bvh_to_clip`), plus labels, captions
+Per clip: BVH or ASF/AMC -> canonical joints (:func:`backend.motion.convert.file_to_clip`), plus labels, captions
 (:mod:`backend.library.captions`), performer group and split (:mod:`backend.library.splits`). Conversion runs
 in a process pool; a clip that fails is skipped with its file and reason, the rest goes on, and the skipped
 list is printed at the end and stored in ``library.json``. Long clips (ReActIdle's minutes-long idles) stay
 whole: the index windows them, and training datasets crop windows of the model's length at load time, so the
-library keeps the original takes and never duplicates frames.
+library keeps the original takes and never duplicates frames. A CMU trial that several sources hold (other
+conversions of the same take) is built once (:func:`backend.library.plan.dedupe_trials`); the copies left out
+are listed as ``duplicates`` in the report and in ``library.json``.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backend.errors import DatasetError, MotionSearchError
-from backend.library.plan import ClipTask, TextTables, load_text_tables, plan_source
+from backend.library.plan import ClipTask, TextTables, dedupe_trials, load_text_tables, plan_source
 from backend.library.sources import MOTION_SOURCES, get_source
 
-__all__ = ["BuildReport", "build_library", "convert_task"]
+__all__ = ["PLAN_VERSION", "BuildReport", "build_library", "convert_task"]
+
+#: bumped when the clips a build makes change (v2: HDM05, cgspeed and Daz CMU, one clip per CMU trial); a
+#: cached library of another version is rebuilt by the main job
+PLAN_VERSION = 2
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +43,7 @@ class BuildReport:
         per_source: clips written per source.
         frames_per_source: canonical (20 fps) frames written per source.
         skipped: ``{"file", "reason"}`` per skipped clip (paths relative to ``sources``).
+        duplicates: ``{"file", "kept"}`` per copy of a CMU trial left out in favour of another source's.
         seconds: wall time of planning + conversion + writing.
         workers: worker processes used.
     """
@@ -46,6 +53,7 @@ class BuildReport:
     per_source: dict[str, int] = field(default_factory=dict)
     frames_per_source: dict[str, int] = field(default_factory=dict)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    duplicates: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     workers: int = 1
 
@@ -63,6 +71,7 @@ class BuildReport:
             )
         ]
         lines += [f"  {name}: {count} clips" for name, count in self.per_source.items()]
+        lines.append(f"duplicate takes left out: {len(self.duplicates)} (one clip per CMU trial)")
         lines.append(f"skipped: {len(self.skipped)}")
         lines += [f"  {s['file']}: {s['reason']}" for s in self.skipped]
         return "\n".join(lines)
@@ -80,10 +89,10 @@ def convert_task(task: ClipTask) -> tuple[ClipTask, object, str]:
         ``(task, clip, "")`` on success, ``(task, None, reason)`` when the clip must be skipped; the reason
         names the problem (the task carries the file).
     """
-    from backend.motion.convert import bvh_to_clip
+    from backend.motion.convert import file_to_clip
 
     try:
-        clip = bvh_to_clip(
+        clip = file_to_clip(
             task.path, clip_id=task.clip_id, dataset=task.dataset, source=task.source, licence=task.licence
         )
     except MotionSearchError as exc:
@@ -152,7 +161,8 @@ def build_library(
         planned, missing = plan_source(name, sources_dir / name, tables, limit=limit)
         tasks += planned
         skipped += missing
-    report = BuildReport(out=out, workers=max(1, int(workers)))
+    tasks, duplicates = dedupe_trials(tasks)
+    report = BuildReport(out=out, workers=max(1, int(workers)), duplicates=duplicates)
     counts: Counter[str] = Counter()
     frames: Counter[str] = Counter()
     with LibraryWriter(out) as writer:
@@ -183,6 +193,8 @@ def build_library(
             skipped=skipped,
             sources=sources,
             extra={
+                "plan_version": PLAN_VERSION,
+                "duplicates": duplicates,
                 "build": {
                     "seconds": round(report.seconds, 2),
                     "clips_per_second": round(report.clips_per_second, 2),

@@ -7,6 +7,7 @@
 * CMU: the trial description rewritten as a sentence ("walk" -> "a person walks"), the original kept too, plus
   KIT-ML sentences of the same trial.
 * ReActIdle: the idle category (acted / genuine) -> idle-standing phrasings.
+* HDM05: the class -> phrasings of :mod:`backend.library.hdm05`.
 
 Everything is deterministic: the choice of phrasings is seeded by the clip id. ``heldout=True`` draws from
 disjoint pools; those phrasings are for evaluation queries and never go into a library's captions.
@@ -21,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from backend.errors import InvalidInputError
 from backend.library import caption_vocab as vocab
 from backend.library.cmu_text import rewrite_cmu_description
+from backend.library.hdm05 import hdm05_captions
 
 __all__ = [
     "DEFAULT_NUM_CAPTIONS",
@@ -228,7 +230,8 @@ def captions_for(
     """Captions for a clip from its labels (dispatches on the label keys).
 
     Args:
-        labels: ``{"action", "style"}`` (Bandai-Namco), ``{"description"}`` (CMU) or ``{"idle"}`` (ReActIdle).
+        labels: ``{"action", "style"}`` (Bandai-Namco), ``{"description"}`` (CMU), ``{"idle"}`` (ReActIdle)
+            or ``{"hdm05"}`` (HDM05 class).
         clip_id: seeds the choice of phrasings.
         heldout: held-out phrasings for test queries (never used in training).
         kit_sentences: KIT-ML sentences of a CMU trial.
@@ -237,6 +240,8 @@ def captions_for(
     Raises:
         InvalidInputError: labels of no known kind, or unknown label values.
     """
+    if "hdm05" in labels:
+        return hdm05_captions(labels["hdm05"], clip_id, heldout=heldout, n=n)
     if "action" in labels and "style" in labels:
         return bandai_captions(labels["action"], labels["style"], clip_id, heldout=heldout, n=n)
     if "idle" in labels:
@@ -244,5 +249,5 @@ def captions_for(
     if "description" in labels:
         return cmu_captions(labels["description"], clip_id, kit_sentences=kit_sentences, heldout=heldout)
     raise InvalidInputError(
-        f"clip {clip_id!r}: labels {sorted(labels)} have none of 'action'+'style', 'idle' or 'description'"
+        f"clip {clip_id!r}: labels {sorted(labels)} have none of 'action'+'style', 'hdm05', 'idle' or 'description'"
     )

@@ -1,8 +1,13 @@
 """Plan a library build: list each source's clips with ids, labels, captions, performer and split.
 
-Clip ids: ``bandai<set>_<content>_<style>_<take>`` (``bandai2_walk_elderly_001``), ``cmuiclone_<SS>_<TT>``,
-``cmusamples_<SS>_<TT>``, ``reactidle_<acted|genuine>_<performer>``. ``ClipTask.source`` is the file's path
-relative to its source folder (e.g. ``dataset/Bandai-Namco-Research-Motiondataset-2/data/<file>.bvh``).
+Clip ids: ``bandai<set>_<content>_<style>_<take>`` (``bandai2_walk_elderly_001``), ``cmu_<SS>_<TT>`` (one clip
+per CMU trial, whichever conversion it came from), ``hdm05_<actor>_<class>_<take>``,
+``reactidle_<acted|genuine>_<performer>``. ``ClipTask.source`` is the file's path relative to its source folder
+(e.g. ``dataset/Bandai-Namco-Research-Motiondataset-2/data/<file>.bvh``).
+
+The same CMU trial comes in several conversions (cgspeed MotionBuilder, cgspeed Daz, iClone, the samples):
+:func:`dedupe_trials` keeps one clip per trial, from the first source of :data:`CMU_SOURCE_PRIORITY` that has it
+(the cgspeed MotionBuilder rig is the closest to CMU's own skeleton), and reports the others as dropped.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from pathlib import Path
 
 from backend.errors import DatasetError, MotionSearchError
 from backend.library.captions import bandai_captions, cmu_captions, idle_captions
+from backend.library.hdm05 import CLASSES as HDM05_CLASSES
+from backend.library.hdm05 import hdm05_captions, parse_hdm05_name
 from backend.library.labels import (
     cmu_trial_key,
     parse_bandai_name,
@@ -24,9 +31,32 @@ from backend.library.labels import (
     read_kitml_cmu,
 )
 from backend.library.sources import get_source
-from backend.library.splits import bandai_group, bandai_split, cmu_group, group_split, reactidle_group
+from backend.library.splits import (
+    bandai_group,
+    bandai_split,
+    cmu_group,
+    group_split,
+    hdm05_group,
+    reactidle_group,
+)
 
-__all__ = ["ClipTask", "TextTables", "load_text_tables", "plan_source", "spread"]
+__all__ = [
+    "CMU_SOURCE_PRIORITY",
+    "ClipTask",
+    "TextTables",
+    "dedupe_trials",
+    "load_text_tables",
+    "plan_source",
+    "spread",
+]
+
+#: CMU sources in the order a trial's copy is preferred (one clip per trial)
+CMU_SOURCE_PRIORITY: tuple[str, ...] = (
+    "cmu-cgspeed-s01-09",
+    "cmu-bvh-samples",
+    "cmu-daz-s02-16",
+    "cmu-iclone",
+)
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +192,6 @@ def _plan_cmu(
     name: str, root: Path, tables: TextTables, limit: int | None
 ) -> tuple[list[ClipTask], list[dict[str, str]]]:
     source = get_source(name)
-    prefix = "cmuiclone" if name == "cmu-iclone" else "cmusamples"
     tasks, skipped = [], []
     for bvh in spread(sorted(root.rglob("*.bvh")), limit):
         rel = _rel(bvh, root)
@@ -172,7 +201,7 @@ def _plan_cmu(
             skipped.append({"file": f"{name}/{rel}", "reason": str(exc)})
             continue
         key = cmu_trial_key(subject, trial)
-        clip_id = f"{prefix}_{key}"
+        clip_id = f"cmu_{key}"
         description = tables.cmu.get(key, "")
         group = cmu_group(subject)
         tasks.append(
@@ -189,6 +218,67 @@ def _plan_cmu(
             )
         )
     return tasks, skipped
+
+
+def _plan_hdm05(name: str, root: Path, limit: int | None) -> tuple[list[ClipTask], list[dict[str, str]]]:
+    source = get_source(name)
+    tasks, skipped = [], []
+    for amc in spread(sorted(root.rglob("*.amc")), limit):
+        rel = _rel(amc, root)
+        try:
+            parsed = parse_hdm05_name(amc.stem)
+        except MotionSearchError as exc:
+            skipped.append({"file": f"{name}/{rel}", "reason": str(exc)})
+            continue
+        clip_id = f"hdm05_{parsed.actor}_{parsed.cls}_{parsed.take:03d}"
+        group = hdm05_group(parsed.actor)
+        tasks.append(
+            ClipTask(
+                path=str(amc),
+                clip_id=clip_id,
+                dataset=name,
+                source=rel,
+                licence=source.licence,
+                labels={
+                    "action": HDM05_CLASSES[parsed.cls].action,
+                    "hdm05": parsed.cls,
+                    "actor": parsed.actor,
+                    "take": f"{parsed.take:03d}",
+                },
+                captions=hdm05_captions(parsed.cls, clip_id),
+                performer=group,
+                split=group_split(group),
+            )
+        )
+    return tasks, skipped
+
+
+def dedupe_trials(tasks: list[ClipTask]) -> tuple[list[ClipTask], list[dict[str, str]]]:
+    """One clip per CMU trial: keep the copy of the best source (:data:`CMU_SOURCE_PRIORITY`).
+
+    Returns:
+        ``(kept, dropped)``: the tasks in their order minus the dropped copies, and ``{"file", "kept"}`` per
+        dropped copy (``kept`` = the clip id and source of the copy that stays).
+    """
+    rank = {n: i for i, n in enumerate(CMU_SOURCE_PRIORITY)}
+    best: dict[str, ClipTask] = {}
+    for task in tasks:
+        trial = task.labels.get("trial")
+        if task.dataset not in rank or not trial:
+            continue
+        if trial not in best or rank[task.dataset] < rank[best[trial].dataset]:
+            best[trial] = task
+    kept, dropped = [], []
+    for task in tasks:
+        trial = task.labels.get("trial")
+        winner = best.get(trial) if task.dataset in rank and trial else None
+        if winner is None or winner is task:
+            kept.append(task)
+        else:
+            dropped.append(
+                {"file": f"{task.dataset}/{task.source}", "kept": f"{winner.clip_id} ({winner.dataset})"}
+            )
+    return kept, dropped
 
 
 def _plan_reactidle(name: str, root: Path, limit: int | None) -> tuple[list[ClipTask], list[dict[str, str]]]:
@@ -240,4 +330,6 @@ def plan_source(
         return _plan_cmu(name, root, tables, limit)
     if name == "reactidle":
         return _plan_reactidle(name, root, limit)
+    if name == "hdm05-cuts":
+        return _plan_hdm05(name, root, limit)
     raise DatasetError(f"{root}: no clip planner for source {name!r}")

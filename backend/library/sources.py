@@ -30,6 +30,7 @@ __all__ = [
     "FETCH_MARKER",
     "GITHUB_API",
     "GITHUB_RAW",
+    "HDM05_LICENCE",
     "MOTION_SOURCES",
     "SOURCES",
     "Source",
@@ -55,6 +56,8 @@ _CMU_TERMS = "CMU Graphics Lab Motion Capture Database terms"
 _BN_REPO = "BandaiNamcoResearchInc/Bandai-Namco-Research-Motiondataset"
 _BN_COMMIT = "74ead3ba1ae4696404e6086233779f60de8bf9ef"
 _BN_LICENCE = "CC BY-NC 4.0"
+#: HDM05 has no licence file upstream; its authors make it free for research with a citation
+HDM05_LICENCE = "HDM05 terms (research / non-commercial use, citation required)"
 
 
 def _bn_attribution(n: int) -> str:
@@ -233,6 +236,66 @@ SOURCES: tuple[Source, ...] = (
         added=("LICENSE-CMU.txt",),
     ),
     Source(
+        name="cmu-cgspeed-s01-09",
+        upstreams=(
+            Upstream(
+                repo="chrystianosaraujo/motion-viewer",
+                commit="6d7ca60c300f123528be0fd0939cf7a584a13f65",
+                include=("data/*/*.bvh", "README.md"),
+            ),
+        ),
+        sha256="75274a01a41f1e5acf0b3b688c6c39581e53cec6b687fa785cf5962ff2e69d97",
+        size=33_178_317,
+        content_sha256="b0003376dbfa069ca2bd672ad10d6648119bbc21e4b450370b11f7ad932e9e79",
+        licence=_CMU_TERMS,
+        attribution=CMU_ATTRIBUTION + " Conversion: B. Hahne (cgspeed), via chrystianosaraujo/motion-viewer.",
+        added=("LICENSE-CMU.txt",),
+    ),
+    Source(
+        name="cmu-daz-s02-16",
+        upstreams=(
+            Upstream(
+                repo="Przestr/motion-capture",
+                commit="c200c31036a2b8cd2182ddbc85756b2dd79d70d2",
+                include=("data/*/*.bvh", "README.md"),
+                exclude=tuple(
+                    f"data/{t[:2]}/{t}.bvh"
+                    for t in ("03_03", "03_04", "13_12", "14_09", "15_01", "15_03", "15_09", "15_14")
+                ),
+            ),
+        ),
+        sha256="bd4a367ebf4dd87f70a39ed1ae8b3cfeaa47b51d0902348819c475d9a327bb46",
+        size=9_870_021,
+        content_sha256="41eeb814e1ddd918e9523d352f96935c54248d440c4c8172ddf13afb8b9df46d",
+        licence=_CMU_TERMS,
+        attribution=CMU_ATTRIBUTION
+        + " Conversion: B. Hahne (cgspeed, Daz-friendly), via Przestr/motion-capture.",
+        added=("LICENSE-CMU.txt",),
+    ),
+    Source(
+        name="hdm05-cuts",
+        upstreams=(
+            Upstream(
+                repo="zhangchi8620/JointLearning-HDM05",
+                commit="b252ad65598e052c38f49490c1ac9dbadc283fd3",
+                include=(
+                    *(f"{part}/*/HDM_*.asf" for part in ("train", "test")),
+                    *(f"{part}/*/HDM_*.amc" for part in ("train", "test")),
+                ),
+            ),
+        ),
+        sha256="b68dbef24d77e7843c95b79555a759ef4605e5fbdb720ca2d8a2b92d7fac8e90",
+        size=18_723_701,
+        content_sha256="d18008c0b323275829cf8c2e8bda8107c852060c7cd82e8da98cd7695926aeac",
+        licence=HDM05_LICENCE,
+        attribution=(
+            "HDM05 motion capture database (Universitaet Bonn), cut clips via zhangchi8620/JointLearning-HDM05. "
+            'Cite M. Mueller, T. Roeder, M. Clausen, B. Eberhardt, B. Krueger, A. Weber: "Documentation Mocap '
+            'Database HDM05", Technical Report CG-2007-2, Universitaet Bonn, 2007. Changes: converted to 22 SMPL '
+            "joint positions, resampled to 20 fps, re-rooted and re-oriented. Research / non-commercial use only."
+        ),
+    ),
+    Source(
         name="cmu-bvh-samples",
         upstreams=(
             Upstream(
@@ -370,7 +433,7 @@ SOURCES: tuple[Source, ...] = (
     ),
 )
 
-#: Sources that hold BVH clips (what ``build-library`` converts).
+#: Sources that hold motion clips (BVH or ASF/AMC; what ``build-library`` converts).
 MOTION_SOURCES: tuple[str, ...] = tuple(s.name for s in SOURCES if s.kind == "motion")
 
 

@@ -9,6 +9,8 @@ The rule:
   ``(content, style, take)``: buckets 0-79 ``train``, 80-89 ``val``, 90-99 ``test``.
 * **CMU** (both conversions): by subject, so one subject's trials never straddle two splits, even across
   the iClone and cgspeed copies of the same trial.
+* **HDM05**: by actor, as upstream: its test actors ``mm`` and ``tr`` never train (``mm`` is ``val``, ``tr``
+  ``test``); ``bd``, ``bk``, ``dg`` are ``train``.
 * **ReActIdle**: by performer (the clip number is the performer id; acted and genuine clips of one person
   share it).
 
@@ -33,6 +35,7 @@ __all__ = [
     "bucket",
     "cmu_group",
     "group_split",
+    "hdm05_group",
     "reactidle_group",
     "split_from_bucket",
 ]
@@ -52,6 +55,16 @@ FIXED_GROUP_SPLITS: dict[str, str] = {
     "cmu:07": "train",  # walks (12)
     "cmu:12": "train",  # walk (1)
     "cmu:131": "val",  # start / walk / hop / stop (3)
+    "cmu:08": "train",  # walks (cgspeed: 11)
+    "cmu:09": "train",  # runs (cgspeed: 12)
+    "cmu:10": "train",  # walk (Daz: 1 new)
+    "cmu:13": "train",  # jumps, jump up to grab (Daz: 8 new)
+    "cmu:14": "val",  # jump up to grab, reach for, tiptoe (Daz)
+    "cmu:16": "test",  # jumps (Daz: 2 new)
+    # HDM05 actors: upstream's train actors train, its test actors never do
+    **{f"hdm05:{a}": "train" for a in ("bd", "bk", "dg")},
+    "hdm05:mm": "val",
+    "hdm05:tr": "test",
     # ReActIdle performers (acted and/or genuine clip each)
     **{f"reactidle:{p:03d}": "train" for p in (0, 1, 2, 4, 7, 8, 9, 10, 12, 13, 14, 15)},
     "reactidle:003": "test",  # acted + genuine
@@ -99,6 +112,11 @@ def bandai_split(dataset: str, content: str, style: str, take: int) -> str:
 def cmu_group(subject: int) -> str:
     """Performer group of a CMU trial (``"cmu:07"``); subjects above 99 keep three digits."""
     return f"cmu:{subject:02d}"
+
+
+def hdm05_group(actor: str) -> str:
+    """Performer group of an HDM05 clip (``"hdm05:bd"``)."""
+    return f"hdm05:{actor}"
 
 
 def reactidle_group(performer: str) -> str:

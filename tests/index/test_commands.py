@@ -75,3 +75,36 @@ def test_index_cli_round_trip(
         == 1
     )
     assert "not empty" in capsys.readouterr().err
+
+
+def test_index_add_folder_takes_amc_and_goes_past_bad_files(
+    tmp_path: Path, index_copy: Path, hdm05: Path, cmu_daz: Path, cmu_samples: Path, capsys
+) -> None:
+    """`index add FOLDER`: AMC files beside their ASF, a Daz BVH, and files that cannot be read or mapped are
+    skipped with their reasons while the rest is added."""
+    import shutil
+
+    folder = tmp_path / "mocap"
+    (folder / "hdm").mkdir(parents=True)
+    for rel in ("train/6/HDM_bd.asf", "train/6/HDM_bd_kickLFront1Reps_001_120.amc",
+                "train/10/HDM_bd_squat1Reps_004_120.amc"):  # fmt: skip
+        shutil.copy(hdm05 / rel, folder / "hdm" / Path(rel).name)
+    shutil.copy(cmu_daz / "data/13/13_10.bvh", folder / "13_10.bvh")
+    # a real BVH whose joints were renamed so no rig profile fits (arms gone), and a truncated one
+    text = (cmu_samples / "TMoCo/InverseKinematics/bvh/02_01.bvh").read_text()
+    (folder / "no_arms.bvh").write_text(text.replace("LeftArm", "Wing1").replace("RightArm", "Wing2"))
+    (folder / "cut.bvh").write_text(text[: len(text) // 3])
+    before = len(MotionIndex.open(index_copy))
+    assert main(["index", "add", "--index", str(index_copy), str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "added 3 clip(s)" in out and "skipped 2 file(s):" in out
+    assert "no_arms.bvh: " in out and "left_shoulder" in out and "cut.bvh: " in out
+    index = MotionIndex.open(index_copy)
+    assert len(index) == before + 3
+    assert {"HDM_bd_kickLFront1Reps_001_120", "HDM_bd_squat1Reps_004_120", "13_10"} <= set(index.ids)
+    # a folder where nothing can be read is an error naming every file
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    shutil.copy(folder / "cut.bvh", bad / "cut.bvh")
+    assert main(["index", "add", "--index", str(index_copy), str(bad)]) == 1
+    assert "no motion could be read; skipped 1 file(s)" in capsys.readouterr().err

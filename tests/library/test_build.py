@@ -2,8 +2,11 @@
 
 * Every good clip is converted and written with its labels, captions, performer group and split, which read
   back equal to what the caption / split rules give.
-* A corrupt BVH (a real file cut short) and a clip whose BVH is missing upstream are skipped with the file and
-  the reason, in the report and in ``library.json``, while the rest is written.
+* A corrupt BVH (a real file cut short), a corrupt AMC (a real one with a bone renamed) and a clip whose BVH is
+  missing upstream are skipped with the file and the reason, in the report and in ``library.json``, while the
+  rest is written.
+* A CMU trial held by several sources (here 02_01 in cgspeed and the samples, 07_04 in Daz and iClone) is
+  written once, from the preferred conversion, and the copies left out are listed as duplicates.
 * The CLI works end to end in a real process; ``--help`` works.
 """
 
@@ -37,8 +40,9 @@ def _copy(src_root: Path, dst_root: Path, rel: str) -> Path:
 
 @pytest.fixture(scope="module")
 def small_sources(
-    tmp_path_factory, bandai1, bandai2, cmu_iclone, cmu_samples, reactidle, cmu_index, kitml_annotations
-):
+    tmp_path_factory, bandai1, bandai2, cmu_iclone, cmu_samples, reactidle, cmu_index, kitml_annotations,
+    hdm05, cmu_cgspeed, cmu_daz,
+):  # fmt: skip
     """A sources folder with a few real clips of each source, one corrupt BVH and one missing BVH."""
     root = tmp_path_factory.mktemp("sources")
     for bn, sub, stems in (
@@ -60,6 +64,18 @@ def small_sources(
     _copy(cmu_samples, root, "yuki-koyama/bvh11/resources/131_03.bvh")
     _copy(cmu_samples, root, "TMoCo/InverseKinematics/bvh/02_01.bvh")
     _copy(reactidle, root, "genuine/000_genuine.bvh")
+    _copy(cmu_cgspeed, root, "data/02/02_01.bvh")
+    _copy(cmu_daz, root, "data/07/07_04.bvh")
+    _copy(cmu_daz, root, "data/13/13_10.bvh")
+    for rel in (
+        "train/6/HDM_bd.asf",
+        "train/6/HDM_bd_kickLFront1Reps_001_120.amc",
+        "test/10/HDM_tr.asf",
+        "test/10/HDM_tr_squat1Reps_048_120.amc",
+    ):
+        _copy(hdm05, root, rel)
+    bad_amc = _copy(hdm05, root, "train/6/HDM_bd_kickLFront1Reps_002_120.amc")
+    bad_amc.write_bytes(bad_amc.read_bytes().replace(b"\nlfemur ", b"\nlthigh ", 1))
     _copy(cmu_index, root, "cmu-mocap-index-text.txt")
     _copy(kitml_annotations, root, "datasets/annotations/kitml/annotations.json")
     return root
@@ -74,22 +90,30 @@ def built(small_sources: Path, tmp_path_factory):
 
 def test_good_clips_written_bad_ones_reported(built):
     report, lib = built
-    assert report.per_source == {"bandai-namco-1": 2, "bandai-namco-2": 2, "cmu-iclone": 1, "cmu-bvh-samples": 2,
+    assert report.per_source == {"bandai-namco-1": 2, "bandai-namco-2": 2, "cmu-cgspeed-s01-09": 1,
+                                 "cmu-daz-s02-16": 2, "hdm05-cuts": 2, "cmu-iclone": 0, "cmu-bvh-samples": 1,
                                  "reactidle": 1}  # fmt: skip
     assert lib.ids == sorted([
         "bandai1_bye_feminine_001", "bandai1_walk_old_001", "bandai2_walk_elderly_002",
-        "bandai2_wave-left-hand_feminine_001", "cmuiclone_07_04", "cmusamples_02_01", "cmusamples_131_03",
-        "reactidle_genuine_000",
+        "bandai2_wave-left-hand_feminine_001", "cmu_02_01", "cmu_07_04", "cmu_131_03", "cmu_13_10",
+        "hdm05_bd_kickLFront1Reps_001", "hdm05_tr_squat1Reps_048", "reactidle_genuine_000",
     ])  # fmt: skip
+    assert {d["file"]: d["kept"] for d in report.duplicates} == {
+        "cmu-bvh-samples/TMoCo/InverseKinematics/bvh/02_01.bvh": "cmu_02_01 (cmu-cgspeed-s01-09)",
+        "cmu-iclone/All_BVH/subjects/007/007_04.bvh": "cmu_07_04 (cmu-daz-s02-16)",
+    }
+    assert lib.info["duplicates"] == report.duplicates and "duplicate takes left out: 2" in report.summary()
     skipped = {s["file"]: s["reason"] for s in report.skipped}
     assert skipped.keys() == {
         f"bandai-namco-1/{BN1}/data/dataset-1_walk_old_002.bvh",
         f"bandai-namco-1/{BN1}/data/dataset-1_dance-long_normal_001.bvh",
+        "hdm05-cuts/train/6/HDM_bd_kickLFront1Reps_002_120.amc",
     }
+    assert "unknown bone 'lthigh'" in skipped["hdm05-cuts/train/6/HDM_bd_kickLFront1Reps_002_120.amc"]
     assert "dataset-1_walk_old_002.bvh" in skipped[f"bandai-namco-1/{BN1}/data/dataset-1_walk_old_002.bvh"]
     assert "BVH file missing" in skipped[f"bandai-namco-1/{BN1}/data/dataset-1_dance-long_normal_001.bvh"]
     assert lib.skipped == report.skipped
-    assert "skipped: 2" in report.summary() and report.clips_per_second > 0
+    assert "skipped: 3" in report.summary() and report.clips_per_second > 0
 
 
 def test_metadata_round_trips(built):
@@ -113,14 +137,22 @@ def test_metadata_round_trips(built):
     assert take2.split == bandai_split("bandai-namco-2", "walk", "elderly", 2)
     wave = lib.meta("bandai2_wave-left-hand_feminine_001")
     assert all("left" in c and "right" not in c for c in wave.captions)
-    hop = lib.meta("cmusamples_131_03")
+    hop = lib.meta("cmu_131_03")
     assert hop.captions[:2] == ["Start Hop Stop", "a person starts, hops and stops"]
     assert "A person is dancing and jumping around." in hop.captions  # its KIT-ML sentence
     assert hop.performer == "cmu:131" and hop.split == group_split(cmu_group(131)) == "val"
-    assert (
-        lib.meta("cmusamples_02_01").split == "test"
-        and lib.meta("cmuiclone_07_04").labels["description"] == "slow walk"
-    )
+    assert lib.meta("cmu_02_01").split == "test" and lib.meta("cmu_02_01").dataset == "cmu-cgspeed-s01-09"
+    assert lib.meta("cmu_07_04").labels["description"] == "slow walk"
+    kick = lib.meta("hdm05_bd_kickLFront1Reps_001")
+    assert kick.labels == {
+        "action": "kick-left-leg",
+        "hdm05": "kickLFront1Reps",
+        "actor": "bd",
+        "take": "001",
+    }
+    assert kick.split == "train" and kick.performer == "hdm05:bd" and kick.fps_orig == 120.0
+    assert kick.licence.startswith("HDM05 terms") and all("left" in c and "kick" in c for c in kick.captions)
+    assert lib.meta("hdm05_tr_squat1Reps_048").split == "test"  # HDM05's test actors never train
     idle = lib.meta("reactidle_genuine_000")
     assert idle.labels == {"idle": "genuine"} and idle.performer == "reactidle:000" and idle.duration > 60
     sources = lib.sources

@@ -211,3 +211,20 @@ def test_cli_fetch_over_loopback(small_mirror, serve_folder, tmp_path):
         check=False,
     )
     assert bad.returncode == 1 and "unknown data source 'no-such-source'" in bad.stderr
+
+
+@pytest.mark.parametrize("name", ["hdm05-cuts", "cmu-daz-s02-16"])
+def test_upstream_fetch_of_library_v2_sources_matches_their_pins(
+    name, shared_datasets, serve_folder, tmp_path
+):
+    """The wildcard includes and excludes of the new sources select exactly the files the mirror holds."""
+    site = tmp_path / "site"
+    _upstream_layout(_extract(shared_datasets, name, tmp_path / "x"), name, site)
+    server = serve_folder(site)
+    dest = tmp_path / "dest"
+    fetch_source(
+        get_source(name), dest, raw_url=f"{server.url}/raw", api_url=f"{server.url}/api", progress=False
+    )
+    assert is_fetched(get_source(name), dest)  # verified against the pinned content digest
+    suffix = ".amc" if name == "hdm05-cuts" else ".bvh"
+    assert len(list((dest / name).rglob(f"*{suffix}"))) == {"hdm05-cuts": 287, "cmu-daz-s02-16": 58}[name]

@@ -33,7 +33,9 @@ def test_pinned_table_matches_the_shared_readme(shared_datasets: Path):
             )
 
 
-@pytest.mark.parametrize("fixture", ["cmu_samples", "cmu_index", "kitml_annotations"])
+@pytest.mark.parametrize(
+    "fixture", ["cmu_samples", "cmu_index", "kitml_annotations", "hdm05", "cmu_cgspeed", "cmu_daz"]
+)
 def test_content_digest_of_real_archives_equals_the_pin(fixture: str, request):
     root = request.getfixturevalue(fixture)
     source = get_source(root.name)
@@ -57,11 +59,12 @@ def test_excluded_files_are_the_ones_the_snapshot_lacks(shared_datasets: Path):
         with tarfile.open(shared_datasets / source.archive_name) as tar:  # SOURCE.txt sorts early: stop there
             member = next(m for m in tar if m.name == f"{source.name}/SOURCE.txt")
             note = tar.extractfile(member).read().decode("utf-8")
-        missing = note[note.index("Missing from the snapshot") :].split("Format")[0]
+        # "Missing from the snapshot: ..." or "Missing (in the upstream tree, ...): ..."
+        missing = note[note.index("Missing") :].split("Format")[0]
         for path in excluded:
             assert Path(path).name in missing, (source.name, path)
             checked += 1
-    assert checked == 1 + 14 + 3
+    assert checked == 1 + 14 + 3 + 8  # Bandai 1, iClone, ReActIdle, Daz
 
 
 def test_lookup_errors_name_the_valid_sources():
@@ -72,6 +75,9 @@ def test_lookup_errors_name_the_valid_sources():
         "bandai-namco-2",
         "cmu-iclone",
         "cmu-bvh-samples",
+        "cmu-cgspeed-s01-09",
+        "cmu-daz-s02-16",
+        "hdm05-cuts",
         "reactidle",
     }
     with pytest.raises(InvalidInputError, match="unknown data source 'cmu'; valid sources: bandai-namco-1"):

@@ -22,6 +22,7 @@ from backend.library.splits import (
     bucket,
     cmu_group,
     group_split,
+    hdm05_group,
     reactidle_group,
     split_from_bucket,
 )
@@ -67,19 +68,27 @@ def test_bandai_fractions_are_about_80_10_10(bandai_rows):
     assert all(t >= 2 for _, _, t in held1) and len(held1) == 18  # every second take of dataset 1 is held out
 
 
-def test_cmu_and_reactidle_by_performer(cmu_iclone: Path, cmu_samples: Path, reactidle: Path):
+def test_cmu_hdm05_and_reactidle_by_performer(
+    cmu_iclone: Path, cmu_samples: Path, cmu_cgspeed: Path, cmu_daz: Path, hdm05: Path, reactidle: Path
+):
     subjects = defaultdict(set)
-    for path in [*cmu_iclone.rglob("*.bvh"), *cmu_samples.rglob("*.bvh")]:
-        subject, _ = parse_cmu_trial(path.name)
-        subjects[subject].add(group_split(cmu_group(subject)))
-    assert subjects.keys() == {1, 2, 3, 5, 6, 7, 12, 131}
+    for root in (cmu_iclone, cmu_samples, cmu_cgspeed, cmu_daz):
+        for path in root.rglob("*.bvh"):
+            subject, _ = parse_cmu_trial(path.name)
+            subjects[subject].add(group_split(cmu_group(subject)))
+    assert subjects.keys() == {1, 2, 3, 5, 6, 7, 8, 9, 10, 12, 13, 14, 16, 131}
     assert all(len(s) == 1 for s in subjects.values())
     assert {next(iter(s)) for s in subjects.values()} == set(SPLITS)
     performers = defaultdict(set)
     for path in reactidle.glob("*/*.bvh"):
         performers[path.stem.split("_")[0]].add(group_split(reactidle_group(path.stem.split("_")[0])))
     assert len(performers) == 14 and all(len(s) == 1 for s in performers.values())
+    actors = {path.stem.split("_")[1] for path in hdm05.rglob("*.amc")}
+    assert actors == {"bd", "bk", "dg", "mm", "tr"}
+    assert {a: group_split(hdm05_group(a)) for a in actors} == {
+        "bd": "train", "bk": "train", "dg": "train", "mm": "val", "tr": "test"}  # fmt: skip
     pinned = {cmu_group(s) for s in subjects} | {reactidle_group(p) for p in performers}
+    pinned |= {hdm05_group(a) for a in actors}
     assert pinned == set(FIXED_GROUP_SPLITS)  # every present performer is assigned explicitly
     assert {next(iter(s)) for s in performers.values()} == set(SPLITS)
 
