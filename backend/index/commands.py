@@ -1,4 +1,4 @@
-"""``python -m backend index build|add|remove|compact|info``.
+"""``python -m backend index build|add|remove|compact|info|verify``.
 
 Examples::
 
@@ -7,6 +7,7 @@ Examples::
     python -m backend index add --index data/index walk.bvh more_bvh_folder/ clip.npy
     python -m backend index remove --index data/index clip_id_1 clip_id_2
     python -m backend index info --index data/index
+    python -m backend index verify --index data/index [--sampled]
 """
 
 from __future__ import annotations
@@ -53,9 +54,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     a.add_argument("--checkpoint", default=None, help="default: the checkpoint recorded in the index")
     a.add_argument("--replace", action="store_true", help="replace clips whose id is already indexed")
     a.add_argument("--rename", action="store_true", help="rename new clips whose id is already indexed")
-    a.add_argument("--skip-errors", action="store_true",
-                   help="also skip unreadable files named directly (files in folders are always skipped)")
-    a.add_argument("--asf", default=None, help="ASF skeleton of the .amc files (default: the .asf beside each)")
+    a.add_argument(
+        "--skip-errors",
+        action="store_true",
+        help="also skip unreadable files named directly (files in folders are always skipped)",
+    )
+    a.add_argument(
+        "--asf", default=None, help="ASF skeleton of the .amc files (default: the .asf beside each)"
+    )
 
     r = sub.add_parser("remove", help="remove clips by id")
     r.add_argument("--index", required=True)
@@ -67,6 +73,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="print a summary of an index (JSON)")
     i.add_argument("--index", required=True)
     i.add_argument("--verify", action="store_true", help="also decode every clip and check consistency")
+    v = sub.add_parser(
+        "verify", help="check every array against the checksums written with it (exit 1 if not)"
+    )
+    v.add_argument("--index", required=True)
+    v.add_argument("--sampled", action="store_true", help="only the sampled checksums (what opening checks)")
     p.set_defaults(_index_parser=p)
     return p
 
@@ -135,4 +146,16 @@ def _run(args: argparse.Namespace, cmd: str) -> int:
             MotionIndex.open(args.index).verify()
             info["verified"] = True
         print(json.dumps(info, indent=1))
+    elif cmd == "verify":
+        from backend.index.verify import verify_index
+
+        report = verify_index(args.index, full=not args.sampled)
+        for problem in report.problems:
+            print(f"damaged: {problem}")
+        for folder in report.unchecked:
+            print(f"no checksums recorded (written before checksums existed): {folder}")
+        kind = "sampled checksums" if args.sampled else "sha256"
+        print(f"{'ok' if report.ok else 'FAILED'}: {report.files} file(s) compared ({kind}), "
+              f"{len(report.problems)} problem(s)")  # fmt: skip
+        return 0 if report.ok else 1
     return 0

@@ -24,6 +24,7 @@ queries are encoded with ONNX Runtime on CPU when available (``text_runtime``, :
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -97,6 +98,13 @@ def best_per_clip(scores: np.ndarray, clips: np.ndarray, k: int) -> np.ndarray:
     return order[np.sort(first)][:k]
 
 
+def _clip_features(model: Any | None, index: MotionIndex, clip_id: str) -> np.ndarray:
+    """``(T, C)`` model features of a clip (the :class:`FeatureCache` compute function)."""
+    if model is None:
+        raise InvalidInputError("this Searcher has no model; pass one to encode text or motion")
+    return model.featurize(index.joints(clip_id))
+
+
 class Searcher:
     """Search an index with a model (thread-safe for concurrent queries).
 
@@ -162,7 +170,9 @@ class Searcher:
             first_stage = "centroids" if index.num_windows >= centroid_min_windows else "pooled"
         self.first_stage, self.nprobe, self.n_centroids = first_stage, nprobe, n_centroids
         self.queries, self.cache_candidates = QueryCache(query_cache), cache_candidates
-        self.features = FeatureCache(lambda clip_id: self._require_model().featurize(index.joints(clip_id)))
+        # no reference back to self: a cycle would keep every replaced searcher (and its patch cache, 0.7 GB on
+        # the real library) alive until a full garbage collection, after each add / remove
+        self.features = FeatureCache(functools.partial(_clip_features, model, index))
         self.gather_block = gather_block
         self.index, self.model = index, model
         self.exact_threshold, self.candidates, self.chunk_size = exact_threshold, candidates, chunk_size

@@ -4,7 +4,12 @@ from real BVH clips of the shared datasets, through the public ``backend.model``
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,3 +150,36 @@ def session_app(tiny_setup: TinySetup, tmp_path_factory: pytest.TempPathFactory)
 def client(session_app):
     """The shared TestClient (the index behind it is never modified)."""
     return session_app
+
+
+@contextlib.contextmanager
+def live_server(settings) -> Iterator[str]:
+    """A real ``uvicorn.Server`` on 127.0.0.1 (port chosen by the OS) in a thread; yields its base URL."""
+    import uvicorn
+
+    from backend.server.app import create_app
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def serve_live():
+    """:func:`live_server` as a fixture: ``with serve_live(settings) as url: ...``."""
+    return live_server
