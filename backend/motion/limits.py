@@ -9,7 +9,8 @@ time) before it allocates anything, and the server can refuse a body from its si
 * A motion table holds at most :data:`MAX_MOTION_VALUES` numbers (frames x channels).
 * A motion file (upload or path) is at most :data:`MAX_FILE_BYTES`; a ``/describe`` body at most
   :data:`MAX_DESCRIBE_BODY_BYTES`; any other JSON body at most :data:`MAX_JSON_BODY_BYTES`, nested at
-  most :data:`MAX_JSON_DEPTH` deep.
+  most :data:`MAX_JSON_DEPTH` deep; a text in a URL has at most :data:`MAX_URL_TEXT_CHARS` characters and a
+  clip id at most :data:`MAX_ID_CHARS`.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ __all__ = [
     "MAX_DESCRIBE_BODY_BYTES",
     "MAX_FILE_BYTES",
     "MAX_FPS",
+    "MAX_ID_CHARS",
     "MAX_JSON_BODY_BYTES",
     "MAX_JSON_DEPTH",
     "MAX_MOTION_VALUES",
     "MAX_SOURCE_FRAMES",
+    "MAX_URL_TEXT_CHARS",
     "MIN_FPS",
     "MOTION_FILE_SUFFIXES",
     "clip_length_problem",
@@ -54,6 +57,11 @@ MAX_DESCRIBE_BODY_BYTES = 64 * 1024 * 1024
 MAX_JSON_BODY_BYTES = 1024 * 1024
 #: Deepest nesting of arrays / objects in a JSON body (``/describe`` joints need 4).
 MAX_JSON_DEPTH = 16
+#: Most characters of a text sent in a URL (``GET /explain.png?text=``): fully percent-encoded it stays far
+#: below the 16 KiB an HTTP request head may have.
+MAX_URL_TEXT_CHARS = 1000
+#: Most characters of a clip id in a URL path or query.
+MAX_ID_CHARS = 256
 #: File name suffixes the library accepts (lower case), in one place for uploads and path mode.
 MOTION_FILE_SUFFIXES: tuple[str, ...] = (".bvh",)
 

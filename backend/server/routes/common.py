@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Path, Request, Response
 
+from backend.motion.limits import MAX_ID_CHARS
 from backend.server.schemas import ErrorResponse
 
-__all__ = ["ERROR_RESPONSES", "png_response"]
+__all__ = ["ERROR_RESPONSES", "ClipIdPath", "png_response"]
+
+#: A clip id in a URL path (bounded, so a request head never outgrows the HTTP server's limit).
+ClipIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_CHARS, description="clip id")]
 
 #: Documented error answers (every error body is ``{"detail": str}``).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

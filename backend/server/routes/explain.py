@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from backend.errors import InvalidInputError
+from backend.motion.limits import MAX_ID_CHARS, MAX_URL_TEXT_CHARS
 from backend.server.deps import EngineDep, TokenDep
 from backend.server.routes.common import ERROR_RESPONSES, png_response
-from backend.server.schemas import MAX_QUERY_CHARS, check_query_text
+from backend.server.schemas import check_query_text
 
 __all__ = ["router"]
 
@@ -25,8 +26,8 @@ router = APIRouter(tags=["explain"], dependencies=[TokenDep])
 def explain(
     engine: EngineDep,
     request: Request,
-    text: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="the query text")],
-    id: Annotated[str, Query(min_length=1, description="clip id")],
+    text: Annotated[str, Query(min_length=1, max_length=MAX_URL_TEXT_CHARS, description="the query text")],
+    id: Annotated[str, Query(min_length=1, max_length=MAX_ID_CHARS, description="clip id")],
 ) -> Response:
     """Render which words of ``text`` matched which body parts of clip ``id``, and when."""
     try:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from backend.motion.kinematics.skeleton import SMPL_JOINT_NAMES, SMPL_PARENTS
 from backend.server.deps import EngineDep, TokenDep
-from backend.server.routes.common import ERROR_RESPONSES, png_response
+from backend.server.routes.common import ERROR_RESPONSES, ClipIdPath, png_response
 from backend.server.schemas import MotionData
 
 __all__ = ["motion_payload", "router"]
@@ -45,7 +45,7 @@ def motion_payload(clip_id: str, joints_list: list, meta: dict, fps: float = 20.
     summary="A clip's canonical joints (JSON) or the clip as BVH",
 )
 def get_motion(
-    id: str,
+    id: ClipIdPath,
     engine: EngineDep,
     format_: Annotated[
         Literal["json", "bvh"], Query(alias="format", description="json (default) or bvh")
@@ -71,6 +71,6 @@ def get_motion(
     responses={**ERROR_RESPONSES, 200: {"content": {"image/png": {}}, "description": "PNG filmstrip"}},
     summary="Filmstrip of the clip as a stick figure (side view), rendered once and cached",
 )
-def get_preview(id: str, engine: EngineDep, request: Request) -> Response:
+def get_preview(id: ClipIdPath, engine: EngineDep, request: Request) -> Response:
     """A few poses over time, side view; left limbs blue, right limbs red."""
     return png_response(request, engine.preview_png(id))
