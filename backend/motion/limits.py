@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 
 __all__ = [
+    "ASF_SUFFIX",
     "CANONICAL_FPS",
     "MAX_CANONICAL_FRAMES",
     "MAX_CLIP_SECONDS",
@@ -63,7 +64,9 @@ MAX_URL_TEXT_CHARS = 1000
 #: Most characters of a clip id in a URL path or query.
 MAX_ID_CHARS = 256
 #: File name suffixes the library accepts (lower case), in one place for uploads and path mode.
-MOTION_FILE_SUFFIXES: tuple[str, ...] = (".bvh",)
+MOTION_FILE_SUFFIXES: tuple[str, ...] = (".bvh", ".amc")
+#: Suffix of the Acclaim skeleton file an ``.amc`` motion needs beside it (or named).
+ASF_SUFFIX = ".asf"
 
 
 def max_frames_at(fps: float) -> int:

@@ -362,11 +362,14 @@ class SearchEngine:
 
     # ------------------------------------------------------------------ library
     def add_bvh(self, path: Path | str, *, clip_id: str | None = None, caption: str | None = None,
-                source: str | None = None, display_name: str | None = None) -> dict[str, Any]:  # fmt: skip
-        """Add one BVH file to the index.
+                source: str | None = None, display_name: str | None = None,
+                asf: Path | str | None = None, asf_name: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """Add one motion file (BVH, or Acclaim AMC with its ASF) to the index.
 
         Args:
-            path: the ``.bvh`` file on disk.
+            path: the ``.bvh`` / ``.amc`` file on disk.
+            asf: the ASF skeleton of an ``.amc`` (default: the ``.asf`` beside it).
+            asf_name: how to name the ASF in error messages (default: its file name).
             clip_id: id for the clip; default: the file name's stem (suffixed ``_2``, ``_3``... if taken).
             caption: optional description (stored with the clip and added to the caption bank).
             source: source path stored in the metadata (default: the file name).
@@ -382,7 +385,7 @@ class SearchEngine:
             BvhError, RigMappingError, MotionDataError: the file cannot be converted.
         """
         from backend.index.build import add_to_index
-        from backend.motion.convert import bvh_to_clip
+        from backend.motion.convert import file_to_clip
 
         p = Path(path)
         shown = display_name or str(p)
@@ -403,11 +406,13 @@ class SearchEngine:
                 raise InvalidInputError(f"caption is too long: {len(caption)} characters (at most 1000)")
         stem = _safe_name(Path(source or p.name).stem)[:100]
         try:
-            clip = bvh_to_clip(
-                p, clip_id=clip_id or stem, dataset="user", source=source or p.name, up_axis="auto"
-            )
+            extra: dict[str, Any] = {"asf": asf} if p.suffix.lower() == ".amc" else {"up_axis": "auto"}
+            clip = file_to_clip(p, clip_id=clip_id or stem, dataset="user", source=source or p.name, **extra)
         except (BvhError, RigMappingError, MotionDataError) as exc:  # name the user's file, not a temp path
-            raise type(exc)(str(exc).replace(str(p), shown)) from None
+            message = str(exc).replace(str(p), shown)
+            if asf is not None:
+                message = message.replace(str(asf), asf_name or Path(asf).name)
+            raise type(exc)(message) from None
         if clip.joints.shape[0] > MAX_CANONICAL_FRAMES:
             raise InvalidInputError(
                 f"{shown}: clip is {clip.meta.duration:.1f} s; the limit is {MAX_CLIP_SECONDS:g} s"

@@ -29,8 +29,8 @@ PATH_MODE_OFF = (
 )
 
 
-def check_suffix(name: str, what: str) -> str:
-    """The lower-case suffix of ``name`` when it is an accepted motion file suffix.
+def check_suffix(name: str, what: str, suffixes: Sequence[str] = MOTION_FILE_SUFFIXES) -> str:
+    """The lower-case suffix of ``name`` when it is one of ``suffixes`` (default: the motion file suffixes).
 
     Raises:
         InvalidInputError: another suffix (names ``what`` and the accepted ones).
@@ -39,8 +39,8 @@ def check_suffix(name: str, what: str) -> str:
     '.bvh'
     """
     suffix = os.path.splitext(name)[1].lower()
-    if suffix not in MOTION_FILE_SUFFIXES:
-        raise InvalidInputError(f"{what} must be a {' or '.join(MOTION_FILE_SUFFIXES)} file")
+    if suffix not in suffixes:
+        raise InvalidInputError(f"{what} must be a {' or '.join(suffixes)} file")
     return suffix
 
 
@@ -48,13 +48,16 @@ def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def resolve_library_path(raw: str, roots: Sequence[Path], max_bytes: int) -> Path:
+def resolve_library_path(
+    raw: str, roots: Sequence[Path], max_bytes: int, *, suffixes: Sequence[str] = MOTION_FILE_SUFFIXES
+) -> Path:
     """Resolve a requested path and check it against the library roots and limits.
 
     Args:
         raw: the path as the client sent it (absolute, or relative to the first root).
         roots: the configured library roots.
         max_bytes: the file-size cap.
+        suffixes: accepted suffixes (default: the motion files; ``(".asf",)`` for an AMC's skeleton).
 
     Returns:
         The resolved real path of a regular file under a root.
@@ -76,7 +79,7 @@ def resolve_library_path(raw: str, roots: Sequence[Path], max_bytes: int) -> Pat
         raise ForbiddenError(OUTSIDE_ROOTS) from None
     if not any(_within(real, root) for root in real_roots):
         raise ForbiddenError(OUTSIDE_ROOTS)
-    check_suffix(real, "path")
+    check_suffix(real, "path", suffixes)
     try:
         st = os.stat(real)
     except OSError as exc:

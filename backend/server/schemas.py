@@ -262,13 +262,18 @@ class DescribeRequest(BaseModel):
 
 
 class LibraryAddRequest(BaseModel):
-    """``POST /library`` JSON body: add a BVH file that the server can read."""
+    """``POST /library`` JSON body: add a motion file (BVH, or AMC with its ASF) that the server can read."""
 
     path: UnicodeStr = Field(
         min_length=1, max_length=4096, description="path of a motion file under a library root of the server"
     )
     id: UnicodeStr | None = Field(default=None, description="clip id (default: derived from the file name)")
     caption: UnicodeStr | None = Field(default=None, description="a description stored with the clip")
+    asf: UnicodeStr | None = Field(
+        default=None,
+        max_length=4096,
+        description="for an .amc path: its .asf skeleton under a library root (default: the .asf beside it)",
+    )
 
 
 # ---------------------------------------------------------------------------------------- responses

@@ -176,7 +176,7 @@ def test_malformed_uploads(lib_client, bvh_dir, tmp_path) -> None:
     [
         ({"json": {"path": "/no/such/file.bvh"}}, 403, "not under a library root"),
         ({"json": {"path": "no_such_file.bvh"}}, 422, "path not found"),
-        ({"json": {"path": "."}}, 422, ".bvh file"),
+        ({"json": {"path": "."}}, 422, ".bvh or .amc file"),
         ({"json": {}}, 422, "path"),
         ({"json": {"path": ""}}, 422, "path"),
         ({"json": {"path": 5}}, 422, "path"),

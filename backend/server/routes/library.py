@@ -1,4 +1,4 @@
-"""``POST /library`` (add a BVH: multipart upload or JSON path) and ``DELETE /library/{id}``."""
+"""``POST /library`` (add a BVH, or an AMC with its ASF: multipart upload or JSON path) and ``DELETE /library/{id}``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from backend.errors import InvalidInputError
-from backend.motion.limits import MOTION_FILE_SUFFIXES
+from backend.motion.limits import ASF_SUFFIX, MOTION_FILE_SUFFIXES
 from backend.server.deps import EngineDep, SettingsDep, TokenDep
 from backend.server.errors import PayloadTooLargeError
 from backend.server.paths import check_suffix, resolve_library_path
@@ -28,7 +28,8 @@ router = APIRouter(tags=["library"], dependencies=[TokenDep])
 _UPLOAD_SCHEMA = {
     "type": "object",
     "properties": {
-        "file": {"type": "string", "format": "binary", "description": "the motion file (.bvh)"},
+        "file": {"type": "string", "format": "binary", "description": "the motion file (.bvh or .amc)"},
+        "asf": {"type": "string", "format": "binary", "description": "the .asf skeleton of an .amc file"},
         "id": {"type": "string", "description": "clip id (default: from the file name)"},
         "caption": {"type": "string", "description": "a description stored with the clip"},
     },
@@ -55,6 +56,23 @@ def check_unicode_fields(**fields: str | None) -> None:
                 raise InvalidInputError(str(exc)) from None
 
 
+async def _save_asf(form: Any, suffix: str, limit: int) -> tuple[Path | None, str | None]:
+    """The uploaded ``asf`` skeleton of an ``.amc`` upload and its file name (``None`` for other files)."""
+    asf = form.get("asf")
+    if suffix != ".amc":
+        if asf is not None:
+            raise InvalidInputError("form field 'asf' is only for .amc uploads")
+        return None, None
+    if asf is None or isinstance(asf, str):
+        raise InvalidInputError(
+            "an .amc upload needs its skeleton: a file field named 'asf' holding the .asf"
+        )
+    name = Path(asf.filename or f"skeleton{ASF_SUFFIX}").name
+    check_unicode_fields(asf=name)
+    check_suffix(name, "form field 'asf'", (ASF_SUFFIX,))
+    return await _save_upload(asf, limit, ASF_SUFFIX), name
+
+
 async def _save_upload(upload: Any, limit: int, suffix: str) -> Path:
     """Copy an uploaded file into a temp file named ``*<suffix>`` (at most ``limit`` bytes)."""
     fd, tmp = tempfile.mkstemp(prefix="motion-search-upload-", suffix=suffix)
@@ -76,11 +94,15 @@ async def _save_upload(upload: Any, limit: int, suffix: str) -> Path:
 
 
 async def _add_upload(request: Request, engine: Any, limit: int) -> dict[str, Any]:
-    form = await request.form(max_files=1, max_fields=8)
+    form = await request.form(max_files=2, max_fields=8)
+    asf_path: Path | None = None
+    asf_name: str | None = None
     try:
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
-            raise InvalidInputError("multipart body needs a file field named 'file' holding a .bvh file")
+            raise InvalidInputError(
+                "multipart body needs a file field named 'file' holding a .bvh file (or an .amc, with 'asf')"
+            )
         clip_id = _optional_text(form.get("id"), "id")
         caption = _optional_text(form.get("caption"), "caption")
         filename = Path(upload.filename or f"upload{MOTION_FILE_SUFFIXES[0]}").name
@@ -88,15 +110,29 @@ async def _add_upload(request: Request, engine: Any, limit: int) -> dict[str, An
         if not Path(filename).suffix:
             filename += MOTION_FILE_SUFFIXES[0]
         suffix = check_suffix(filename, "file")
+        asf_path, asf_name = await _save_asf(form, suffix, limit)
         path = await _save_upload(upload, limit, suffix)
+    except BaseException:
+        if asf_path is not None:
+            asf_path.unlink(missing_ok=True)
+        raise
     finally:
         await form.close()
     try:
         return await run_in_threadpool(
-            engine.add_bvh, path, clip_id=clip_id, caption=caption, source=filename, display_name=filename
+            engine.add_bvh,
+            path,
+            clip_id=clip_id,
+            caption=caption,
+            source=filename,
+            display_name=filename,
+            asf=asf_path,
+            asf_name=asf_name,
         )
     finally:
         path.unlink(missing_ok=True)
+        if asf_path is not None:
+            asf_path.unlink(missing_ok=True)
 
 
 async def _add_path(request: Request, engine: Any, settings: Any) -> dict[str, Any]:
@@ -123,6 +159,11 @@ async def _add_path(request: Request, engine: Any, settings: Any) -> dict[str, A
         errors = [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None
     path = resolve_library_path(body.path, settings.library_roots, settings.max_upload_bytes)
+    asf = None
+    if path.suffix.lower() == ".amc":
+        asf = _skeleton_for(path, body.asf, settings)
+    elif body.asf is not None:
+        raise InvalidInputError("'asf' is only for .amc paths")
     return await run_in_threadpool(
         engine.add_bvh,
         path,
@@ -130,6 +171,19 @@ async def _add_path(request: Request, engine: Any, settings: Any) -> dict[str, A
         caption=body.caption,
         source=path.name,
         display_name=body.path,
+        asf=asf,
+    )
+
+
+def _skeleton_for(amc: Path, named: str | None, settings: Any) -> Path:
+    """The ASF of an ``.amc`` path: the one named (under a library root), else the one beside it; either is
+    resolved and checked against the roots like the AMC itself."""
+    from backend.motion.io.acclaim import find_asf
+
+    if named is None:
+        named = str(find_asf(amc))  # AsfAmcError (400) names the AMC when none or several fit
+    return resolve_library_path(
+        named, settings.library_roots, settings.max_upload_bytes, suffixes=(ASF_SUFFIX,)
     )
 
 
@@ -151,10 +205,11 @@ async def _add_path(request: Request, engine: Any, settings: Any) -> dict[str, A
             },
         }
     },
-    summary="Add a BVH clip to the library (upload it, or name a path on the server)",
+    summary="Add a BVH (or AMC + ASF) clip to the library (upload it, or name a path on the server)",
 )
 async def add_to_library(request: Request, engine: EngineDep, settings: SettingsDep) -> dict[str, Any]:
-    """Multipart ``file`` (+ optional ``id``, ``caption``) or JSON ``{"path", "id"?, "caption"?}``."""
+    """Multipart ``file`` (+ ``asf`` for an ``.amc``, optional ``id``, ``caption``) or JSON ``{"path", "asf"?, "id"?,
+    "caption"?}``."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":  # body size, Origin and Content-Type were checked by the guard
         return await _add_upload(request, engine, settings.max_upload_bytes)
