@@ -16,8 +16,10 @@ All scores come from :func:`backend.model.scoring.maxsim` (query tokens vs windo
 
 A clip's score is its best window's score (windows are de-duplicated per clip) and a hit reports that
 window as a time segment of the clip. Decoded patches are kept in memory as one padded tensor
-``(N_windows, P, D)`` (float32, or float16 when float32 would exceed ``cache_bytes``; beyond twice that,
-patches are decoded from the memory-mapped codec arrays per query), plus ``(N_windows, P)`` masks.
+``(N_windows, P, D)`` (float32, or float16 when float32 would exceed ``cache_bytes``), plus ``(N_windows, P)``
+masks. Beyond twice that budget, the two-stage re-rank reads an int8 copy (:mod:`backend.index.rerank`, a
+quarter of float32; exact for an int8 index, otherwise its best ``rescore`` windows are re-scored exactly),
+and everything else decodes patches from the memory-mapped codec arrays.
 Query encodings are kept in a small LRU cache keyed by the text (a repeated query costs no encoding); new
 queries are encoded with ONNX Runtime on CPU when available (``text_runtime``, :mod:`backend.model.text_onnx`).
 """
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 import functools
 import threading
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -35,67 +36,17 @@ import torch
 from backend.errors import InvalidInputError
 from backend.index.candidate_cache import CACHE_DIR
 from backend.index.candidates import CentroidCandidates
-from backend.index.metadata import ClipRecord
+from backend.index.hits import Hit, best_per_clip
 from backend.index.query_cache import FeatureCache, QueryCache, copy_encoding
+from backend.index.rerank import Int8Patches
 from backend.index.store import MotionIndex
 from backend.model.scoring import maxsim, maxsim_one_query, pooled_scores
-from backend.model.text_onnx import TextRuntime, query_encoder
+from backend.model.text_onnx import TEXT_RUNTIMES, TextRuntime, query_encoder
 
 __all__ = ["FirstStage", "Hit", "SearchMode", "Searcher", "best_per_clip"]
 
 SearchMode = Literal["auto", "exact", "two_stage"]
 FirstStage = Literal["auto", "centroids", "pooled"]
-
-
-@dataclass
-class Hit:
-    """One search result (a clip and its best window).
-
-    Attributes:
-        clip_id: the clip's id.
-        score: MaxSim of the query and the best window.
-        start: segment start in seconds (the best window's first frame / 20).
-        end: segment end in seconds (exclusive, clamped to the clip).
-        record: the clip's metadata.
-        window_row: row of the window in the index's window arrays.
-        window_start_frame: first frame of the window in the clip.
-        window_length: real frames of the window.
-        patches: ``(P, D)`` float32 patch embeddings of the window (for alignment).
-        patch_mask: ``(P,)`` bool patches used by scoring.
-        n_windows: time columns per window.
-    """
-
-    clip_id: str
-    score: float
-    start: float
-    end: float
-    record: ClipRecord
-    window_row: int
-    window_start_frame: int
-    window_length: int
-    patches: torch.Tensor
-    patch_mask: torch.Tensor
-    n_windows: int
-
-
-def best_per_clip(scores: np.ndarray, clips: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the best-scoring entry of each clip, best first, at most ``k``.
-
-    Args:
-        scores: ``(n,)`` scores (``-inf`` = excluded).
-        clips: ``(n,)`` clip of each entry.
-        k: how many clips.
-
-    Returns:
-        ``(<= k,)`` positions into ``scores``.
-
-    >>> best_per_clip(np.array([0.1, 0.9, 0.5, 0.8]), np.array([0, 0, 1, 1]), 5).tolist()
-    [1, 3]
-    """
-    order = np.argsort(-scores, kind="stable")
-    order = order[np.isfinite(scores[order])]
-    _, first = np.unique(clips[order], return_index=True)
-    return order[np.sort(first)][:k]
 
 
 def _clip_features(model: Any | None, index: MotionIndex, clip_id: str) -> np.ndarray:
@@ -129,6 +80,10 @@ class Searcher:
             ``torch`` (see :func:`backend.model.text_onnx.make_query_encoder`).
         attribution_steps: 1 = gradient x input alignment strengths; ``n > 1`` = integrated gradients with
             ``n`` steps (``n`` times the cost; :mod:`backend.index.attribution`).
+        int8_rerank: above twice ``cache_bytes`` of float32, re-rank from an in-memory int8 copy (False =
+            decode the candidates from the memory-mapped codec arrays on every query, as before).
+        rescore: with an int8 copy of a non-int8 index, the candidate windows of this many best clips (at
+            least ``2 k``) are re-scored exactly.
     """
 
     def __init__(
@@ -149,6 +104,8 @@ class Searcher:
         cache_candidates: bool = True,
         text_runtime: TextRuntime = "auto",
         attribution_steps: int = 1,
+        int8_rerank: bool = True,
+        rescore: int = 64,
     ) -> None:
         if model is not None:
             index.check_model(model.checksum())
@@ -158,8 +115,13 @@ class Searcher:
             raise InvalidInputError(f"first_stage must be auto, centroids or pooled, got {first_stage!r}")
         if nprobe < 1 or query_cache < 0 or (n_centroids is not None and n_centroids < 1):
             raise InvalidInputError("nprobe and n_centroids must be >= 1, query_cache >= 0")
-        if text_runtime not in ("auto", "onnx", "torch"):
-            raise InvalidInputError(f"text_runtime must be auto, onnx or torch, got {text_runtime!r}")
+        if text_runtime not in TEXT_RUNTIMES:
+            raise InvalidInputError(
+                f"text_runtime must be one of {', '.join(TEXT_RUNTIMES)}, got {text_runtime!r}"
+            )
+        if rescore < 1:
+            raise InvalidInputError(f"rescore must be >= 1, got {rescore}")
+        self.rescore = rescore
         self.text_runtime = text_runtime
         if not isinstance(attribution_steps, int) or not 1 <= attribution_steps <= 64:
             raise InvalidInputError(
@@ -191,6 +153,10 @@ class Searcher:
             self.patches = torch.empty((index.num_windows, h.num_patches, h.embed_dim), dtype=dtype)
             for a, emb, _ in index.iter_decoded():
                 self.patches[a : a + len(emb)] = torch.from_numpy(emb).to(dtype)
+        self.codes: Int8Patches | None = None
+        if dtype is None and int8_rerank and index.num_windows:
+            self.codes = Int8Patches.build(index.iter_decoded(), index.num_windows, h.num_patches, h.embed_dim,
+                                           exact=h.codec == "int8")  # fmt: skip
         self._lock, self._build_lock = threading.Lock(), threading.Lock()
         self._bank: tuple[list[str], torch.Tensor, torch.Tensor] | None = None
         self._centroids: CentroidCandidates | None = None
@@ -290,6 +256,18 @@ class Searcher:
             out[a : a + step] = maxsim_one_query(q_valid, d, dm).numpy()
         return out
 
+    def _rerank(self, q: torch.Tensor, q_mask: torch.Tensor, rows: np.ndarray, k: int) -> np.ndarray:
+        """Scores of candidate windows ``rows``: exact MaxSim, through the int8 copy when there is one."""
+        if self.codes is None or not bool(q_mask.any()):
+            return self.score_rows(q, q_mask, rows)
+        scores = self.codes.score(q.float()[q_mask.bool()], rows, self.gather_block)
+        if not self.codes.exact:  # int8 rounding of fp16 / pq patches: every window of the best clips is
+            clips = self.window_clip[rows]  # re-scored exactly, so reported hits carry exact scores
+            best = clips[best_per_clip(scores, clips, max(self.rescore, 2 * k))]
+            top = np.nonzero(np.isin(clips, best))[0]
+            scores[top] = self.score_rows(q, q_mask, rows[top])
+        return scores
+
     def search_tokens(
         self,
         q: torch.Tensor,
@@ -331,7 +309,7 @@ class Searcher:
             rows = np.arange(self.index.num_windows) if rows is None else rows
         else:
             rows = self._first_stage(q, q_mask, q_pooled, allowed, min(self.candidates, n_allowed))
-            scores = self.score_rows(q, q_mask, rows)
+            scores = self._rerank(q, q_mask, rows, k)
         best = best_per_clip(scores, self.window_clip[rows], k)
         return self._hits(rows[best], scores[best])
 

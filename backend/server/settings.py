@@ -54,7 +54,8 @@ class ServerSettings(BaseSettings):
         search_candidates: windows the two-stage search re-scores exactly (above 1,024 windows); more =
             closer to exact search, slower (docs/benchmarks.md: real library recall@10 0.985 at 256,
             0.995 at 512 for twice the re-rank time).
-        text_runtime: query encoding, ``auto`` (ONNX Runtime on CPU when available), ``onnx`` or ``torch``.
+        text_runtime: query encoding, ``auto`` (the float graph in ONNX Runtime on CPU), ``onnx`` (the same),
+            ``onnx-int8`` (int8 graph, opt-in: it reorders near ties) or ``torch``.
         attribution_steps: alignment strengths by gradient x input (1) or integrated gradients with this many
             steps (that many times the alignment cost; closer to occlusion on some clips).
     """
@@ -73,7 +74,7 @@ class ServerSettings(BaseSettings):
     allowed_hosts: list[str] = Field(default_factory=list)
     library_roots: list[Path] = Field(default_factory=list)
     search_candidates: int = Field(default=256, ge=1, le=100_000)
-    text_runtime: Literal["auto", "onnx", "torch"] = "auto"
+    text_runtime: Literal["auto", "onnx", "onnx-int8", "torch"] = "auto"
     attribution_steps: int = Field(default=1, ge=1, le=64)
 
     @property

@@ -10,7 +10,13 @@ import pytest
 import torch
 
 from backend.errors import ConfigError, InvalidInputError
-from backend.model.text_onnx import OnnxTextEncoder, make_query_encoder, query_encoder
+from backend.model.text_onnx import (
+    MIN_TOKEN_COSINE,
+    OnnxTextEncoder,
+    check_quantized,
+    make_query_encoder,
+    query_encoder,
+)
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "backend" / "assets" / "default_model"
 
@@ -55,12 +61,39 @@ def test_onnx_tracks_the_weights_it_was_made_from(tiny_model, bandai_captions: d
         onnx([])
 
 
+def test_int8_graph_stays_close_to_the_float_one_on_real_captions(
+    default_model, kit_captions: list[str]
+) -> None:
+    """The int8 graph: the same tokens and words, every valid token within the warning threshold of the float
+    graph on 40 real KIT-ML captions, a quarter of the bytes; MaxSim against real token embeddings (the float
+    encodings of other captions) keeps most of its order (not all of it: why ``auto`` stays float)."""
+    f, q = OnnxTextEncoder(default_model), OnnxTextEncoder(default_model, quantize=True)
+    assert q.quantized and not f.quantized and q.onnx_bytes < f.onnx_bytes * 0.3
+    texts = kit_captions[:40]
+    assert check_quantized(f, q, texts) >= MIN_TOKEN_COSINE
+    a, b = f(texts), q(texts)
+    assert a.words == b.words and torch.equal(a.input_ids, b.input_ids) and torch.equal(a.mask, b.mask)
+    from backend.model.scoring import maxsim
+
+    docs = f(kit_captions[40:80])
+    sa = maxsim(a.emb.float(), a.mask, docs.emb.float(), docs.mask)
+    sb = maxsim(b.emb.float(), b.mask, docs.emb.float(), docs.mask)
+    top5 = [
+        len(set(x.tolist()) & set(y.tolist())) / 5 for x, y in zip(sa.topk(5).indices, sb.topk(5).indices)
+    ]
+    assert sum(top5) / len(top5) >= 0.85 and float((sa.argmax(1) == sb.argmax(1)).float().mean()) >= 0.85
+
+
 def test_runtime_selection(tiny_model) -> None:
     encode, runtime = make_query_encoder(tiny_model, "torch")
     assert runtime == "torch" and encode == tiny_model.encode_text
-    encode, runtime = make_query_encoder(tiny_model, "auto")
-    assert runtime == "onnx" and isinstance(encode, OnnxTextEncoder)
-    with pytest.raises(ConfigError, match="auto, onnx or torch"):
+    encode, runtime = make_query_encoder(tiny_model, "onnx")
+    assert runtime == "onnx" and isinstance(encode, OnnxTextEncoder) and not encode.quantized
+    encode, runtime = make_query_encoder(tiny_model, "onnx-int8")
+    assert runtime == "onnx-int8" and encode.quantized
+    encode, runtime = make_query_encoder(tiny_model, "auto")  # the float graph: int8 reorders near ties
+    assert runtime == "onnx" and isinstance(encode, OnnxTextEncoder) and not encode.quantized
+    with pytest.raises(ConfigError, match="auto, onnx, onnx-int8, torch"):
         make_query_encoder(tiny_model, "tensorrt")  # type: ignore[arg-type]
     assert query_encoder(tiny_model, "onnx") is query_encoder(tiny_model, "onnx")  # exported once per model
 
