@@ -85,8 +85,10 @@ def render(report, library, fetch_note: str, workers: int, limit: int | None) ->
                  f"{total_frames / 20 / 3600:.2f} | {total['train']} / {total['val']} / {total['test']} |")  # fmt: skip
     lines += [
         "",
-        "One clip per CMU trial (`backend/library/plan.py` `dedupe_trials`): a trial held by several conversions is "
-        f"built from the first of {', '.join(CMU_SOURCE_PRIORITY)} that has it. Copies left out:",
+        (
+            "One clip per CMU trial (`backend/library/plan.py` `dedupe_trials`): a trial held by several conversions "
+            f"is built from the first of {', '.join(CMU_SOURCE_PRIORITY)} that has it. Copies left out:"
+        ),
         "",
     ]
     pairs: dict[tuple[str, str], list[str]] = {}
@@ -99,10 +101,12 @@ def render(report, library, fetch_note: str, workers: int, limit: int | None) ->
         lines.append("- none")
     lines += [
         "",
-        "cmu-iclone is still fetched: its takes are used only where no preferred copy is built (e.g. "
-        "`--only cmu-iclone`). The Daz rig's joint angles differ from the cgspeed copy of the same takes by 7.6 deg "
-        "on average (iClone's: 8.2 deg; `tests/motion/test_retarget.py`); cgspeed's T-pose frames (1-5 per file) "
-        "and the Daz files' blended T-pose starts are dropped (`leading_rest_frames`).",
+        (
+            "cmu-iclone is still fetched: its takes are used only where no preferred copy is built (e.g. "
+            "`--only cmu-iclone`). The Daz rig's joint angles differ from the cgspeed copy of the same takes by 7.6 "
+            "deg on average (iClone's: 8.2 deg; `tests/motion/test_retarget.py`); cgspeed's T-pose frames (1-5 per "
+            "file) and the Daz files' blended T-pose starts are dropped (`leading_rest_frames`)."
+        ),
     ]
     lines += ["", "Skipped clips:", ""]
     if report.skipped:
