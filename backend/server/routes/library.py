@@ -18,7 +18,7 @@ from backend.motion.limits import ASF_SUFFIX, MOTION_FILE_SUFFIXES
 from backend.server.deps import EngineDep, SettingsDep, TokenDep
 from backend.server.errors import PayloadTooLargeError
 from backend.server.paths import check_suffix, resolve_library_path
-from backend.server.routes.common import ERROR_RESPONSES
+from backend.server.routes.common import ERROR_RESPONSES, ClipIdPath
 from backend.server.schemas import LibraryAddRequest, LibraryAddResponse, LibraryRemoveResponse, check_unicode
 
 __all__ = ["router"]
@@ -228,7 +228,7 @@ async def add_to_library(request: Request, engine: EngineDep, settings: Settings
     responses=ERROR_RESPONSES,
     summary="Remove a clip from the library",
 )
-def remove_from_library(id: str, engine: EngineDep) -> dict[str, Any]:
+def remove_from_library(id: ClipIdPath, engine: EngineDep) -> dict[str, Any]:
     """Remove clip ``id`` (404 when unknown)."""
     engine.remove(id)
     return {"id": id, "removed": True}
