@@ -228,7 +228,7 @@ class AlignmentRequest(BaseModel):
     """``POST /alignment`` body: explain one clip for a text (its best window, as search scores it)."""
 
     text: str = Field(description="the query the clip was found with")
-    id: str = Field(min_length=1, max_length=128, description="the clip id (a search hit's `id`)")
+    id: UnicodeStr = Field(min_length=1, max_length=128, description="the clip id (a search hit's `id`)")
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"text": "a person raises the left hand", "id": "clip_001"}]}
