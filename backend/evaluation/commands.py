@@ -7,6 +7,10 @@ Example::
 
 Held-out phrasings (``backend.library.captions.captions_for(..., heldout=True)``) are added as extra queries
 for ``--dataset library`` unless ``--no-heldout``; the table reports ``seen`` and ``heldout`` queries separately.
+
+The issue-11 protocols (``breakdown`` per source / macro over actions, ``queries`` = the held-out natural and
+terse query sets of ``backend/evaluation/queries.yaml`` or ``--queries FILE``, ``grounding`` + pointing game,
+``calibration`` fitted on the val split) run with the others; ``--calibration-out`` saves the fitted confidence.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ _PROTOCOLS = (
     "threshold",
     "labels",
     "contrasts",
+    "breakdown",
+    "queries",
+    "grounding",
+    "calibration",
 )  # = evaluation.run.PROTOCOLS (import-free)
 
 
@@ -52,6 +60,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--max-clips", type=int, help="evaluate a seeded subset of at most this many clips")
     p.add_argument("--seed", type=int, default=0, help="seed of the batches-of-32 protocol and the subset")
     p.add_argument("--no-heldout", action="store_true", help="do not add held-out phrasings as queries")
+    p.add_argument("--queries", help="held-out query set YAML (default: backend/evaluation/queries.yaml)")
+    p.add_argument(
+        "--calibration-out", help="write the fitted 'no close match' calibration to this JSON file"
+    )
     return p
 
 
@@ -116,6 +128,11 @@ def run(args: argparse.Namespace) -> int:
         def heldout_fn(labels: dict[str, str], clip_id: str) -> list[str]:
             return captions_for(labels, clip_id, heldout=True)
 
+    query_set = None
+    if args.queries:
+        from backend.evaluation.query_sets import load_query_set
+
+        query_set = load_query_set(args.queries)
     table = evaluate_checkpoint(
         args.checkpoint,
         args.dataset,
@@ -127,8 +144,14 @@ def run(args: argparse.Namespace) -> int:
         device=device,
         max_clips=args.max_clips,
         seed=args.seed,
+        query_set=query_set,
     )
     print(_markdown(table), end="")
+    if args.calibration_out and table.get("calibration"):
+        _atomic_write(
+            Path(args.calibration_out), json.dumps(table["calibration"]["calibration"], indent=1) + "\n"
+        )
+        print(f"wrote {args.calibration_out}")
     if args.out:
         for path in write_table(table, args.out):
             print(f"wrote {path}")

@@ -32,6 +32,8 @@ class ClipRecord:
         labels: label dict (library clips; empty for HumanML3D / KIT-ML).
         group: clips of one group are never each other's negatives in training (the motion a HumanML3D /
             KIT-ML sub-segment was cut from; the clip id otherwise).
+        source: the dataset it came from (a library clip's ``dataset``, e.g. ``bandai-namco-2``; the dataset
+            name for HumanML3D / KIT-ML).
     """
 
     clip_id: str
@@ -39,6 +41,7 @@ class ClipRecord:
     captions: list[str]
     labels: dict[str, str] = field(default_factory=dict)
     group: str = ""
+    source: str = ""
 
     def __post_init__(self) -> None:
         if not self.group:
@@ -64,6 +67,7 @@ def _library_records(root: Path, split: str) -> list[ClipRecord]:
                 np.asarray(clip.joints, dtype=np.float32),
                 [c for c in clip.meta.captions if c.strip()],
                 {str(k): str(v) for k, v in dict(clip.meta.labels).items()},
+                source=str(clip.meta.dataset),
             )
         )
     return out
@@ -78,7 +82,7 @@ def _official_records(dataset: str, root: Path, split: str) -> list[ClipRecord]:
     for item in loader(root, split):
         captions = [c for c in item.captions if c.strip()]
         joints = np.asarray(item.clip.joints, dtype=np.float32)
-        out.append(ClipRecord(str(item.id), joints, captions, {}, str(item.motion_id or item.id)))
+        out.append(ClipRecord(str(item.id), joints, captions, {}, str(item.motion_id or item.id), dataset))
     return out
 
 

@@ -42,8 +42,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: protocol names accepted by :func:`evaluate_clips` (``labels`` expands to :data:`LABEL_PROTOCOLS`;
-#: ``contrasts`` = :mod:`backend.evaluation.contrasts`, reported in the table's ``contrasts`` list)
-PROTOCOLS: tuple[str, ...] = ("all", "batch32", "threshold", "labels", "contrasts")
+#: ``contrasts`` = :mod:`backend.evaluation.contrasts`, reported in the table's ``contrasts`` list; the last
+#: four are :data:`backend.evaluation.suite.SUITE_PROTOCOLS`, reported under their own names)
+PROTOCOLS: tuple[str, ...] = (
+    "all", "batch32", "threshold", "labels", "contrasts", "breakdown", "queries", "grounding", "calibration"
+)  # fmt: skip
 #: label-level protocols: row name -> label keys that must agree
 LABEL_PROTOCOLS: dict[str, tuple[str, ...]] = {"action": ("action",), "action+style": ("action", "style")}
 
@@ -60,6 +63,7 @@ class EvalClip:
         captions: its captions (seen-template wordings for a library).
         labels: its labels (``action``/``style`` for label-level metrics).
         heldout: held-out phrasings used only as test queries.
+        source: the dataset it came from (per-source breakdown).
     """
 
     clip_id: str
@@ -67,6 +71,7 @@ class EvalClip:
     captions: list[str]
     labels: dict[str, str] = field(default_factory=dict)
     heldout: list[str] = field(default_factory=list)
+    source: str = ""
 
 
 def _autocast(model: Any, amp: bool) -> Any:
@@ -157,6 +162,8 @@ def evaluate_clips(
     threshold: float = 0.95,
     ks: Sequence[int] = RECALL_KS,
     amp: bool = True,
+    query_set: Any = None,
+    fit_clips: Sequence[EvalClip] | None = None,
 ) -> dict[str, Any]:
     """Run the protocols on featurized clips.
 
@@ -169,6 +176,9 @@ def evaluate_clips(
         threshold: caption-similarity threshold of the threshold protocol.
         ks: recall cut-offs.
         amp: bf16 autocast on CUDA.
+        query_set: held-out query set of the ``queries`` / ``grounding`` / ``calibration`` protocols
+            (default: the bundled one).
+        fit_clips: validation clips (with held-out phrasings) the ``calibration`` protocol fits on.
 
     Returns:
         ``{"n_clips", "n_texts": {"seen", "heldout"}, "rows": [{"protocol", "queries", "direction", "R@1",
@@ -187,11 +197,21 @@ def evaluate_clips(
         labels=[c.labels for c in clips],
         heldout=[c.heldout for c in clips] if any(c.heldout for c in clips) else None,
     )
+    from backend.evaluation.suite import SUITE_PROTOCOLS, run_suite
+
     was_training = model.training
     model.eval()
     try:
         motion = encode_motions(model, [c.features for c in clips], batch_size, amp)
         scores = score_texts(model, ev.texts, motion, batch_size, amp)
+        suite = {}
+        if set(SUITE_PROTOCOLS) & set(protocols):
+            fit = None
+            if fit_clips and "calibration" in protocols:
+                texts = [t for c in fit_clips for t in c.heldout]
+                fit = (encode_motions(model, [c.features for c in fit_clips], batch_size, amp), texts)
+            sources = [c.source for c in clips]
+            suite = run_suite(model, ev, scores, motion, sources, protocols, query_set, fit, batch_size, amp)
     finally:
         model.train(was_training)
     table: dict[str, Any] = {
@@ -201,6 +221,7 @@ def evaluate_clips(
     }
     if "contrasts" in protocols:
         table["contrasts"] = contrast_table(scores, ev)
+    table.update(suite)
     return table
 
 
@@ -252,6 +273,7 @@ def evaluate_checkpoint(
     device: str = "cpu",
     max_clips: int | None = None,
     seed: int = 0,
+    query_set: Any = None,
 ) -> dict[str, Any]:
     """Load a checkpoint folder and evaluate it on a split.
 
@@ -266,6 +288,7 @@ def evaluate_checkpoint(
         device: torch device.
         max_clips: evaluate a seeded subset of at most this many clips.
         seed: seed of the subset and of the batches-of-32 protocol.
+        query_set: held-out query set (default: the bundled one).
 
     Returns:
         The table of :func:`evaluate_clips` plus ``checkpoint``, ``checksum``, ``dataset``, ``split``,
@@ -283,10 +306,25 @@ def evaluate_checkpoint(
             r.captions,
             r.labels,
             _heldout(heldout_fn, r.labels, r.clip_id),
+            r.source,
         )
         for r in records
     ]
-    table = evaluate_clips(model, clips, protocols, batch_size=batch_size, seed=seed)
+    fit_clips = None
+    if "calibration" in protocols and heldout_fn is not None and split != "val":
+        fit_clips = [
+            EvalClip(
+                r.clip_id,
+                model.featurize(r.joints),
+                r.captions,
+                r.labels,
+                _heldout(heldout_fn, r.labels, r.clip_id),
+            )
+            for r in load_split(dataset, data_root, "val")
+        ]
+    table = evaluate_clips(
+        model, clips, protocols, batch_size=batch_size, seed=seed, fit_clips=fit_clips, query_set=query_set
+    )
     header = {
         "checkpoint": str(checkpoint),
         "checksum": model.checksum(),
@@ -329,4 +367,6 @@ def table_to_markdown(table: Mapping[str, Any], ks: Sequence[int] = RECALL_KS) -
                 f"| {row['kind']} | {row['queries']} | {row['accuracy']:.1f} | {row['n_queries']} | "
                 f"{row['n_contrasts']} |"
             )
-    return "\n".join(lines)
+    from backend.evaluation.suite import suite_markdown
+
+    return "\n".join(lines) + suite_markdown(table)
