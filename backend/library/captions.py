@@ -9,6 +9,11 @@
 * ReActIdle: the idle category (acted / genuine) -> idle-standing phrasings.
 * HDM05: the class -> phrasings of :mod:`backend.library.hdm05`.
 
+``form="terse"`` gives the keyword forms animators type instead (``"elderly wave left hand"``, ``"squat"``;
+pools in :mod:`backend.library.terse_vocab` and :mod:`backend.library.hdm05`, with their own held-out pools;
+a CMU trial's terse form is its description). The library builder writes sentences only (the default), so a
+built library does not change; training adds terse forms on the fly (``data.terse_prob``).
+
 Everything is deterministic: the choice of phrasings is seeded by the clip id. ``heldout=True`` draws from
 disjoint pools; those phrasings are for evaluation queries and never go into a library's captions.
 """
@@ -21,19 +26,24 @@ from collections.abc import Mapping, Sequence
 
 from backend.errors import InvalidInputError
 from backend.library import caption_vocab as vocab
+from backend.library import terse_vocab
 from backend.library.cmu_text import rewrite_cmu_description
-from backend.library.hdm05 import hdm05_captions
+from backend.library.hdm05 import hdm05_captions, hdm05_terse
 
 __all__ = [
+    "CAPTION_FORMS",
     "DEFAULT_NUM_CAPTIONS",
     "IDLE_CATEGORIES",
     "bandai_captions",
     "captions_for",
     "cmu_captions",
     "idle_captions",
+    "terse_captions",
 ]
 
 DEFAULT_NUM_CAPTIONS = 6
+#: caption forms of :func:`captions_for`
+CAPTION_FORMS = ("sentence", "terse")
 
 _IDLE_COMMON = (
     "a person stands idle, shifting weight and looking around",
@@ -219,6 +229,55 @@ def _dedupe(texts: Sequence[str]) -> list[str]:
     return out
 
 
+def _pick(pool: Sequence[str], clip_id: str, heldout: bool, n: int) -> list[str]:
+    out = _dedupe([" ".join(t.split()) for t in pool if t.strip()])
+    _rng(clip_id + "|terse", heldout).shuffle(out)
+    return out[:n]
+
+
+def terse_captions(
+    labels: Mapping[str, str], clip_id: str, *, heldout: bool = False, n: int = DEFAULT_NUM_CAPTIONS
+) -> list[str]:
+    """Terse keyword captions for a clip (an action phrase, or a style word before it), seeded by ``clip_id``.
+
+    Args:
+        labels: as for :func:`captions_for`.
+        clip_id: seeds the choice.
+        heldout: the held-out pools (evaluation queries only).
+        n: at most this many.
+
+    Returns:
+        Distinct short phrases; a CMU trial gives its description (none when ``heldout``).
+
+    Raises:
+        InvalidInputError: labels of no known kind, or unknown label values.
+
+    >>> terse_captions({"action": "wave-left-hand", "style": "elderly"}, "x", n=3)[0].count("left")
+    1
+    """
+    if "hdm05" in labels:
+        return hdm05_terse(labels["hdm05"], clip_id, heldout=heldout, n=n)
+    if "action" in labels and "style" in labels:
+        _content_words(labels["action"])
+        key = vocab.STYLE_ALIASES.get(labels["style"], labels["style"])
+        _style_words(key)
+        actions = terse_vocab.CONTENT_TERSE[labels["action"]][1 if heldout else 0]
+        styles = terse_vocab.STYLE_TERSE[key][1 if heldout else 0]
+        return _pick([f"{s} {a}" for s in styles for a in actions], clip_id, heldout, n)
+    if "idle" in labels:
+        if labels["idle"] not in _IDLE:
+            raise InvalidInputError(
+                f"unknown idle category {labels['idle']!r}; known: {', '.join(IDLE_CATEGORIES)}"
+            )
+        return _pick(terse_vocab.IDLE_TERSE[1 if heldout else 0], clip_id, heldout, n)
+    if "description" in labels:
+        desc = " ".join(str(labels["description"]).lower().split())
+        return [] if heldout or desc in ("", "unknown") else [desc]
+    raise InvalidInputError(
+        f"clip {clip_id!r}: labels {sorted(labels)} have none of 'action'+'style', 'hdm05', 'idle' or 'description'"
+    )
+
+
 def captions_for(
     labels: Mapping[str, str],
     clip_id: str,
@@ -226,6 +285,7 @@ def captions_for(
     *,
     kit_sentences: Sequence[str] = (),
     n: int = DEFAULT_NUM_CAPTIONS,
+    form: str = "sentence",
 ) -> list[str]:
     """Captions for a clip from its labels (dispatches on the label keys).
 
@@ -236,10 +296,15 @@ def captions_for(
         heldout: held-out phrasings for test queries (never used in training).
         kit_sentences: KIT-ML sentences of a CMU trial.
         n: captions per Bandai-Namco clip.
+        form: ``sentence`` (what the library stores) or ``terse`` (:func:`terse_captions`).
 
     Raises:
-        InvalidInputError: labels of no known kind, or unknown label values.
+        InvalidInputError: labels of no known kind, unknown label values or an unknown form.
     """
+    if form not in CAPTION_FORMS:
+        raise InvalidInputError(f"unknown caption form {form!r}; known: {', '.join(CAPTION_FORMS)}")
+    if form == "terse":
+        return terse_captions(labels, clip_id, heldout=heldout, n=n)
     if "hdm05" in labels:
         return hdm05_captions(labels["hdm05"], clip_id, heldout=heldout, n=n)
     if "action" in labels and "style" in labels:

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from backend.errors import DatasetError, InvalidInputError
 
-__all__ = ["CLASSES", "Hdm05Class", "HdmName", "hdm05_captions", "parse_hdm05_name"]
+__all__ = ["CLASSES", "TERSE", "Hdm05Class", "HdmName", "hdm05_captions", "hdm05_terse", "parse_hdm05_name"]
 
 _NAME = re.compile(r"^HDM_(?P<actor>[a-z]{2})_(?P<cls>[A-Za-z0-9]+)_(?P<take>\d{3})_(?P<fps>\d+)$")
 
@@ -200,6 +200,27 @@ CLASSES: dict[str, Hdm05Class] = {
     ),
 }
 
+#: terse keyword forms per class: (training, held-out), disjoint like the sentence pools
+TERSE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "depositFloorR": (("put down", "place on ground right hand", "deposit on floor"),
+                      ("drop off item", "set down right-handed")),
+    "elbowToKnee1RepsLelbowStart": (("elbow to knee", "elbow knee touch", "crunch twist"),
+                                    ("opposite elbow knee", "twist crunch")),
+    "grabHighR": (("grab high", "reach high right hand", "grab overhead"), ("high grab right-handed", "top shelf grab")),
+    "hopBothLegs1hops": (("hop both legs", "two foot hop", "jump in place"), ("feet together hop", "small bounce")),
+    "jogLeftCircle4StepsRstart": (("jog circle left", "jog left circle", "circle jog"),
+                                  ("jog around left", "left loop jog")),
+    "kickLFront1Reps": (("left front kick", "kick left leg", "left leg kick forward"),
+                        ("left foot kick", "kick with left")),
+    "lieDownFloor": (("lie down floor", "lying down", "lie flat"), ("recline", "lie on ground")),
+    "rotateArmsBothBackward1Reps": (("arm circles backward", "backward arm circles", "rotate arms back"),
+                                    ("reverse arm rotation", "arm windmill back")),
+    "sneak2StepsLStart": (("sneak", "sneak forward", "tiptoe walk"), ("stealthy steps", "creep forward")),
+    "squat1Reps": (("squat", "one squat", "squat down"), ("knee bend", "squat and rise")),
+    "throwBasketball": (("throw basketball", "basketball throw", "shoot basketball"),
+                        ("basketball toss", "shoot the ball")),
+}  # fmt: skip
+
 _SUBJECTS = ("a person", "someone", "a man", "the person", "a human")
 _HELDOUT_SUBJECTS = ("an individual", "a character")
 
@@ -260,3 +281,20 @@ def hdm05_captions(cls: str, clip_id: str, *, heldout: bool = False, n: int = 6)
         pos = "his" if subject == "a man" else "their"
         out.append(f"{subject} {phrase.format(pos=pos)}")
     return out
+
+
+def hdm05_terse(cls: str, clip_id: str, *, heldout: bool = False, n: int = 6) -> list[str]:
+    """Terse keyword captions of HDM05 class ``cls`` (:data:`TERSE`), shuffled by ``clip_id``.
+
+    Raises:
+        InvalidInputError: unknown class.
+
+    >>> sorted(hdm05_terse("squat1Reps", "x", heldout=True))
+    ['knee bend', 'squat and rise']
+    """
+    if cls not in TERSE:
+        raise InvalidInputError(f"unknown HDM05 class {cls!r}; known: {', '.join(TERSE)}")
+    order = list(TERSE[cls][1 if heldout else 0])
+    seed = hashlib.sha256(f"{clip_id}|hdm05-terse|{'heldout' if heldout else 'train'}".encode()).digest()
+    random.Random(int.from_bytes(seed[:8], "big")).shuffle(order)
+    return order[:n]

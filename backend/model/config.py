@@ -130,6 +130,14 @@ class RetrievalConfig:
             (0, 1] enables TMR-style filtering: captions with the same normalised text, or whose sentence
             embeddings have cosine >= the threshold, are not used as negatives of each other.
         score_chunk_size: documents (and queries) per block when computing MaxSim, bounding memory.
+        mask_function_words: leave function words (articles, pronouns, neutral subjects, prepositions, ...:
+            :data:`backend.model.lexicon.FUNCTION_WORDS`) out of MaxSim in training and search, so they need
+            no patch (a query of function words only keeps them). False = the paper.
+        part_loss_weight: weight of the weak part supervision (:mod:`backend.model.grounding_losses`): caption
+            words naming a side / limb / body part pulled towards that part's bands in their own clip. 0 = off.
+        patch_share_weight: weight of the term against many words of a caption sharing one patch of its
+            clip. 0 = off.
+        grounding_temperature: softmax temperature over patches of both terms.
     """
 
     vit_name: str = "vit_tiny_patch16_224"
@@ -151,6 +159,10 @@ class RetrievalConfig:
     max_text_len: int = 64
     filter_captions_threshold: float | None = None
     score_chunk_size: int = 64
+    mask_function_words: bool = False
+    part_loss_weight: float = 0.0
+    patch_share_weight: float = 0.0
+    grounding_temperature: float = 0.05
 
     def __post_init__(self) -> None:
         if self.text_model == DEFAULT_TEXT_MODEL:
@@ -242,6 +254,11 @@ class RetrievalConfig:
         if self.filter_captions_threshold is not None:
             _check_float(self, "filter_captions_threshold", low=0.0, high=1.0, high_open=False)
         _check_int(self, "score_chunk_size", minimum=1)
+        if not isinstance(self.mask_function_words, bool):
+            raise ConfigError(f"mask_function_words must be a bool, got {self.mask_function_words!r}")
+        _check_float(self, "part_loss_weight", low=0.0, low_open=False)
+        _check_float(self, "patch_share_weight", low=0.0, low_open=False)
+        _check_float(self, "grounding_temperature", low=0.0)
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:

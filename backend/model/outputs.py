@@ -90,11 +90,13 @@ class RetrievalOutput:
     """Result of one training forward pass.
 
     Attributes:
-        loss: 0-dim total loss ``contrastive_loss + mlm_weight * mlm_loss``.
+        loss: 0-dim total loss ``contrastive_loss + mlm_weight * mlm_loss`` + the weighted ``aux_losses``.
         contrastive_loss: 0-dim symmetric InfoNCE.
         mlm_loss: 0-dim masked-LM loss (0 when ``mlm_weight == 0``).
         scores: ``(B, B)`` similarity matrix, ``scores[i, j]`` = text ``i`` vs motion ``j``.
         logit_scale: 0-dim current ``1 / temperature`` (capped).
+        aux_losses: the enabled grounding terms by name (``part``, ``patch_share``), unweighted 0-dim
+            tensors (already added to ``loss`` with their config weights).
     """
 
     loss: torch.Tensor
@@ -102,3 +104,4 @@ class RetrievalOutput:
     mlm_loss: torch.Tensor
     scores: torch.Tensor
     logit_scale: torch.Tensor
+    aux_losses: dict[str, torch.Tensor] = field(default_factory=dict)

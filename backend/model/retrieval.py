@@ -16,6 +16,7 @@ from torch import nn
 from backend.errors import CheckpointError, ConfigError, InvalidInputError
 from backend.model import checkpoint as ckpt
 from backend.model.config import RetrievalConfig
+from backend.model.grounding_losses import grounding_terms
 from backend.model.losses import LogitScale, caption_duplicate_mask, info_nce
 from backend.model.motion_encoder import MotionEncoder
 from backend.model.outputs import MotionEncoding, RetrievalOutput, TextEncoding
@@ -231,7 +232,8 @@ class MotionTextRetrieval(nn.Module):
         else:
             mlm = torch.zeros((), device=scores.device)
         loss = contrastive + self.config.mlm_weight * mlm
-        return RetrievalOutput(loss, contrastive, mlm, scores, scale)
+        extra, aux = grounding_terms(self.config, text, motion, tokens.words, tokens.word_index)
+        return RetrievalOutput(loss + extra, contrastive, mlm, scores, scale, aux)
 
     # ------------------------------------------------------------------ checkpoints
     def _frozen_keys(self) -> set[str]:

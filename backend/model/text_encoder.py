@@ -1,7 +1,9 @@
 """Text encoder: a transformers encoder -> token states -> projection -> L2 norm, plus the MLM task.
 
 Valid tokens are ``attention_mask & ~special_tokens_mask``: [CLS], [SEP] and [PAD] never take part in
-scoring, whatever the batch's padding (the paper's batch-dependent [SEP] is a bug we do not copy).
+scoring, whatever the batch's padding (the paper's batch-dependent [SEP] is a bug we do not copy). With
+``mask_function_words`` the scored mask also drops function words (:mod:`backend.model.lexicon`), unless a text
+has nothing else.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from torch import nn
 
 from backend.errors import ConfigError, InvalidInputError
 from backend.model.config import RetrievalConfig
+from backend.model.lexicon import is_function_word
 from backend.model.mlm import IGNORE_INDEX, MLMHead, mask_tokens
 from backend.model.outputs import TextEncoding
 from backend.model.scoring import mean_pool
@@ -34,6 +37,8 @@ class TokenizedText:
         valid: ``(B, L)`` bool, real and not special.
         word_index: ``(B, L)`` long word of each token, -1 for special/padding tokens.
         words: per text, its words in the original spelling.
+        function: ``(B, L)`` bool, valid tokens of function words (:func:`~backend.model.lexicon.is_function_word`);
+            all False when not computed.
     """
 
     input_ids: torch.Tensor
@@ -41,6 +46,7 @@ class TokenizedText:
     valid: torch.Tensor
     word_index: torch.Tensor
     words: list[list[str]]
+    function: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> TokenizedText:
         """A copy with every tensor on ``device``."""
@@ -50,7 +56,17 @@ class TokenizedText:
             self.valid.to(device),
             self.word_index.to(device),
             self.words,
+            self.function.to(device) if self.function is not None else None,
         )
+
+    def scored_mask(self, drop_function_words: bool) -> torch.Tensor:
+        """``(B, L)`` bool tokens MaxSim scores: ``valid``, minus function words when asked (a text made only of
+        function words keeps them)."""
+        if not drop_function_words or self.function is None:
+            return self.valid
+        content = self.valid & ~self.function
+        keep_all = ~content.any(dim=1, keepdim=True)
+        return torch.where(keep_all, self.valid, content)
 
 
 def _load_pretrained(auto_cls: type, path: str) -> nn.Module:
@@ -95,6 +111,7 @@ class TextEncoder(nn.Module):
             raise ConfigError(f"text_model={config.text_model!r} has no [MASK] token; set mlm_weight=0")
         self.max_text_len = config.max_text_len
         self.mlm_probability = config.mlm_probability
+        self.mask_function_words = bool(config.mask_function_words)
         hidden = int(self.encoder.config.hidden_size)
         self.proj = nn.Linear(hidden, config.embed_dim)
         self.mlm_head: nn.Module | None = None
@@ -183,8 +200,13 @@ class TextEncoder(nn.Module):
             n_words = max(row) + 1 if row else 0
             spans = [enc.word_to_chars(i, w) for w in range(n_words)]
             words.append([text[s.start : s.end] if s is not None else "" for s in spans])
+        function = torch.zeros_like(valid)
+        for i, ws in enumerate(words):
+            fw = torch.tensor([is_function_word(w) for w in ws] + [False], dtype=torch.bool)
+            idx = word_index[i]
+            function[i] = fw[torch.where(idx >= 0, idx, len(ws))] & valid[i]
         device = self.proj.weight.device
-        return TokenizedText(enc["input_ids"], attention, valid, word_index, words).to(device)
+        return TokenizedText(enc["input_ids"], attention, valid, word_index, words, function).to(device)
 
     # ------------------------------------------------------------------ encoding
     def forward_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -209,13 +231,14 @@ class TextEncoder(nn.Module):
             :class:`TextEncoding`.
         """
         emb = F.normalize(self.proj(hidden), dim=-1)
+        mask = tokens.scored_mask(self.mask_function_words)
         return TextEncoding(
             emb=emb,
-            mask=tokens.valid,
+            mask=mask,
             input_ids=tokens.input_ids,
             words=tokens.words,
             word_index=tokens.word_index,
-            pooled=mean_pool(emb, tokens.valid),
+            pooled=mean_pool(emb, mask),
         )
 
     def forward(self, tokens: TokenizedText) -> TextEncoding:

@@ -3,7 +3,8 @@
 Layout of a config file (every section and key optional; defaults below)::
 
     model:  {RetrievalConfig fields: vit_name, vit_kwargs, text_trainable_layers, scoring, ...}
-    data:   {dataset, root, train_split, val_split, max_train_clips, max_val_clips, num_workers, mirror_prob}
+    data:   {dataset, root, train_split, val_split, max_train_clips, max_val_clips, num_workers, mirror_prob,
+             terse_prob, balance, balance_power, hard_negatives}
     optim:  {epochs, batch_size, lr_motion, lr_text, lr_heads, weight_decay, warmup_steps, schedule,
              min_lr_ratio, drop_path, grad_clip, max_steps}
     seed: 0
@@ -62,6 +63,13 @@ class DataConfig:
         num_workers: DataLoader worker processes (features are cached in memory, so 0 is usually fastest).
         mirror_prob: chance that a training sample is its clip's left/right mirror with ``left`` / ``right``
             swapped in the caption (0 = off; teaches the sides from both directions of every clip).
+        terse_prob: chance that a training sample's caption is one of its clip's terse keyword forms
+            (:mod:`backend.training.caption_forms`) instead of a sentence (0 = off).
+        balance: ``none`` (uniform shuffle), ``action`` or ``action_style`` (label-balanced draws,
+            :mod:`backend.training.sampling`).
+        balance_power: blend of balanced and uniform draws (1 = fully balanced).
+        hard_negatives: chance, per pair of batch slots, that the second is a side / style twin of the first
+            (> 0 switches to :class:`~backend.training.sampling.BalancedSampler` even with ``balance: none``).
     """
 
     dataset: str = "library"
@@ -72,6 +80,10 @@ class DataConfig:
     max_val_clips: int | None = None
     num_workers: int = 0
     mirror_prob: float = 0.0
+    terse_prob: float = 0.0
+    balance: str = "none"
+    balance_power: float = 1.0
+    hard_negatives: float = 0.0
 
 
 @dataclass
@@ -196,8 +208,13 @@ class TrainConfig:
             if v is not None and v < 1:
                 raise ConfigError(f"data.{key} must be >= 1 or null, got {v}")
         _at_least("data.num_workers", d.num_workers, 0)
-        if not 0.0 <= d.mirror_prob <= 1.0:
-            raise ConfigError(f"data.mirror_prob must be in [0, 1], got {d.mirror_prob}")
+        for key in ("mirror_prob", "terse_prob", "balance_power", "hard_negatives"):
+            if not 0.0 <= getattr(d, key) <= 1.0:
+                raise ConfigError(f"data.{key} must be in [0, 1], got {getattr(d, key)}")
+        if d.balance not in ("none", "action", "action_style"):  # = sampling.BALANCE_MODES
+            raise ConfigError(
+                f"data.balance must be one of ['none', 'action', 'action_style'], got {d.balance!r}"
+            )
         _at_least("optim.epochs", o.epochs, 1)
         _at_least("optim.batch_size", o.batch_size, 2)
         for key in ("lr_motion", "lr_text", "lr_heads", "weight_decay", "grad_clip"):

@@ -80,6 +80,7 @@ class MotionItem:
         labels: label dict.
         group: negatives group (see :class:`~backend.evaluation.data.ClipRecord`).
         mirrored: ``(T, C)`` features of the left/right mirrored clip (:func:`mirror_joints`), or None.
+        terse: terse keyword captions (``data.terse_prob``; :mod:`backend.training.caption_forms`).
     """
 
     clip_id: str
@@ -88,6 +89,7 @@ class MotionItem:
     labels: dict[str, str] = field(default_factory=dict)
     group: str = ""
     mirrored: np.ndarray | None = None
+    terse: list[str] = field(default_factory=list)
 
 
 def fit_feature_stats(records: Sequence[ClipRecord], representation: str) -> Any:
@@ -146,6 +148,8 @@ class TextMotionDataset(Dataset):
         seed: base seed of the per-(epoch, index) random choices.
         mirror_prob: in training, the chance that a sample is the clip's left/right mirror with ``left`` and
             ``right`` swapped in its caption (:func:`swap_sides`); needs items featurized with ``mirror=True``.
+        terse_prob: in training, the chance that the caption is one of the item's ``terse`` forms (items
+            without any keep their sentences).
     """
 
     def __init__(
@@ -155,9 +159,13 @@ class TextMotionDataset(Dataset):
         train: bool = True,
         seed: int = 0,
         mirror_prob: float = 0.0,
+        terse_prob: float = 0.0,
     ) -> None:
-        if not 0.0 <= mirror_prob <= 1.0:
-            raise InvalidInputError(f"mirror_prob must be in [0, 1], got {mirror_prob}")
+        if not 0.0 <= mirror_prob <= 1.0 or not 0.0 <= terse_prob <= 1.0:
+            raise InvalidInputError(
+                f"mirror_prob / terse_prob must be in [0, 1], got {mirror_prob} / {terse_prob}"
+            )
+        self.terse_prob = terse_prob
         if mirror_prob > 0 and any(it.mirrored is None for it in items):
             raise InvalidInputError("mirror_prob > 0 needs items featurized with mirror=True")
         self.mirror_prob = mirror_prob
@@ -187,6 +195,8 @@ class TextMotionDataset(Dataset):
         if self.train:
             rng = np.random.default_rng((self.seed, self.epoch, index))
             text = item.captions[int(rng.integers(len(item.captions)))]
+            if self.terse_prob > 0 and item.terse and rng.random() < self.terse_prob:
+                text = item.terse[int(rng.integers(len(item.terse)))]
             if self.mirror_prob > 0 and item.mirrored is not None and rng.random() < self.mirror_prob:
                 features, text = item.mirrored, swap_sides(text)
         else:

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 
 from backend.errors import CheckpointError, ConfigError
 from backend.evaluation.data import load_split
@@ -65,6 +65,7 @@ from backend.training.distributed import (
     init_distributed,
 )
 from backend.training.optim import build_optimizer, build_scheduler
+from backend.training.sampling import build_train_sampler
 
 __all__ = ["CONFIG_FILE", "TrainResult", "selection_score", "train"]
 
@@ -125,12 +126,21 @@ class _Run:
         self.model = MotionTextRetrieval.from_config(cfg.model).to(info.device)
         self.model.set_feature_stats(fit_feature_stats(train_records, cfg.model.representation))
         items = featurize_records(train_records, self.model.featurize, mirror=d.mirror_prob > 0)
+        if d.terse_prob > 0:
+            from backend.training.caption_forms import attach_terse_captions
+
+            attach_terse_captions(items)
         self.val_clips = [
             EvalClip(i.clip_id, i.features, i.captions, i.labels)
             for i in featurize_records(val_records, self.model.featurize)
         ]
         self.dataset = TextMotionDataset(
-            items, cfg.model.window_frames, train=True, seed=cfg.seed, mirror_prob=d.mirror_prob
+            items,
+            cfg.model.window_frames,
+            train=True,
+            seed=cfg.seed,
+            mirror_prob=d.mirror_prob,
+            terse_prob=d.terse_prob,
         )
         per_rank = len(items) // info.world_size
         self.batch_size = min(cfg.optim.batch_size, per_rank)
@@ -146,13 +156,8 @@ class _Run:
                 self.batch_size,
             )
         self.sampler = ResumableSampler(
-            DistributedSampler(
-                self.dataset,
-                num_replicas=info.world_size,
-                rank=info.rank,
-                shuffle=True,
-                seed=cfg.seed,
-                drop_last=True,
+            build_train_sampler(
+                self.dataset, [it.labels for it in items], d, info.world_size, info.rank, cfg.seed
             )
         )
         self.loader = DataLoader(
@@ -244,6 +249,7 @@ class _Run:
             "mlm": float(out.mlm_loss.detach()),
             "logit_scale": float(out.logit_scale.detach()),
             "grad_norm": grad_norm,
+            **{name: float(v.detach()) for name, v in out.aux_losses.items()},
         }
 
     def _validate(self) -> None:
