@@ -26,7 +26,15 @@ from backend.index.windows import default_stride
 from backend.index.writer import CaptionPart, EncodedClip, IndexWriter, create_index
 from backend.motion.clip import Clip
 
-__all__ = ["add_to_index", "build_index", "compact_index", "index_info", "load_model", "remove_from_index"]
+__all__ = [
+    "add_to_index",
+    "build_index",
+    "compact_index",
+    "create_index_from_files",
+    "index_info",
+    "load_model",
+    "remove_from_index",
+]
 
 OnConflict = Literal["error", "replace", "rename"]
 
@@ -163,6 +171,81 @@ def build_index(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return MotionIndex.open(out_dir)
+
+
+def create_index_from_files(
+    out_dir: Path | str,
+    paths: Iterable[Path | str],
+    checkpoint_dir: Path | str,
+    *,
+    licence: str = "",
+    commercial_use: bool = False,
+    tags: Iterable[str] = (),
+    dataset: str = "user",
+    asf: Path | str | None = None,
+    codec: str = "fp16",
+    extra_captions: Iterable[Path | str] = (),
+    overwrite: bool = False,
+    progress: bool = True,
+    skipped: list[dict[str, str]] | None = None,
+) -> MotionIndex:
+    """A new index of the user's own motion files only (no library folder, no bundled dataset).
+
+    The files (BVH, AMC with its ASF, canonical ``.npy``, or folders of them; unreadable files inside folders
+    are skipped with their reason) are converted, staged as a library folder beside ``out_dir`` and indexed by
+    :func:`build_index`, so the result is written as atomically as a library build.
+
+    Args:
+        out_dir: the index folder to create.
+        paths: files or folders.
+        checkpoint_dir: the model.
+        licence: licence stored with every clip (e.g. ``"proprietary (studio-owned)"``).
+        commercial_use: whether that licence allows commercial use (stored as the clip label
+            ``commercial_use = "yes"``; see :func:`backend.library.licences.commercial_use_allowed`).
+        tags: tags stored with every clip (label ``tags``, comma-separated).
+        dataset: dataset key of the clips.
+        asf: the ASF skeleton of AMC files (default: the ``.asf`` beside each).
+        codec, extra_captions, overwrite, progress: as for :func:`build_index`.
+        skipped: a list that receives ``{"file", "reason"}`` per file left out.
+
+    Raises:
+        InvalidInputError: nothing readable, an unknown path, or a bad tag.
+        IndexError_: ``out_dir`` is not empty and ``overwrite`` is false.
+    """
+    from backend.motion.io.library import LibraryWriter
+
+    out_dir = Path(out_dir).absolute()
+    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
+        raise IndexError_(f"{out_dir} is not empty (pass overwrite=True / --overwrite to replace it)")
+    tag_list = [t.strip() for t in tags if t.strip()]
+    if any("," in t for t in tag_list):
+        raise InvalidInputError(f"tags must not contain commas: {tag_list}")
+    clips, left_out = load_motion_files(paths, dataset=dataset, licence=licence, asf=asf)
+    if skipped is not None:
+        skipped.extend(left_out)
+    staging = out_dir.parent / f".{out_dir.name}.library-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        seen: set[str] = set()
+        with LibraryWriter(staging) as writer:
+            for clip in clips:
+                base, n = clip.meta.id, 1
+                while clip.meta.id in seen:
+                    n += 1
+                    clip.meta.id = f"{base}_{n}"
+                seen.add(clip.meta.id)
+                if commercial_use:
+                    clip.meta.labels["commercial_use"] = "yes"
+                if tag_list:
+                    clip.meta.labels["tags"] = ",".join(tag_list)
+                writer.add(clip)
+            writer.close(skipped=left_out)
+        return build_index(
+            staging, checkpoint_dir, out_dir, codec=codec, extra_captions=extra_captions, overwrite=overwrite,
+            progress=progress,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _model_for(

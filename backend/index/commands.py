@@ -5,6 +5,7 @@ Examples::
     python -m backend index build --library data/library --checkpoint backend/assets/default_model \\
         --out data/index [--codec fp16|int8|pq] [--extra-captions captions.txt ...]
     python -m backend index add --index data/index walk.bvh more_bvh_folder/ clip.npy
+    python -m backend index create --out my_index --licence "studio-owned" --commercial-use my_mocap/
     python -m backend index remove --index data/index clip_id_1 clip_id_2
     python -m backend index info --index data/index
     python -m backend index verify --index data/index [--sampled]
@@ -62,6 +63,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     a.add_argument(
         "--asf", default=None, help="ASF skeleton of the .amc files (default: the .asf beside each)"
     )
+
+    n = sub.add_parser("create", help="a new index of your own motion files only (no bundled dataset)")
+    n.add_argument("--out", required=True, help="index folder to create")
+    n.add_argument("paths", nargs="+", metavar="FILE_OR_FOLDER", help=".bvh, .amc (+ .asf), canonical .npy")
+    n.add_argument("--checkpoint", default=None, help="model checkpoint folder (default: the shipped model)")
+    n.add_argument("--licence", default="", help="licence stored with every clip")
+    n.add_argument("--commercial-use", action="store_true",
+                   help="that licence allows commercial use (the clips pass search's commercial_safe filter)")
+    n.add_argument("--tag", action="append", default=[], help="tag stored with every clip (repeatable)")
+    n.add_argument("--dataset", default="user", help="dataset name stored with the clips")
+    n.add_argument("--asf", default=None, help="ASF skeleton of the .amc files (default: the .asf beside each)")
+    n.add_argument("--codec", choices=("fp16", "int8", "pq"), default="fp16")
+    n.add_argument("--extra-captions", nargs="*", default=[], help="text files of captions for describe")
+    n.add_argument("--overwrite", action="store_true", help="replace an existing index")
 
     r = sub.add_parser("remove", help="remove clips by id")
     r.add_argument("--index", required=True)
@@ -132,6 +147,28 @@ def _run(args: argparse.Namespace, cmd: str) -> int:
             print(f"skipped {len(skipped)} file(s):")
             for s in skipped:
                 print(f"  {s['file']}: {s['reason']}")
+    elif cmd == "create":
+        from backend.mainjob import DEFAULT_MODEL
+
+        skipped: list[dict[str, str]] = []
+        index = build.create_index_from_files(
+            args.out,
+            args.paths,
+            args.checkpoint or DEFAULT_MODEL,
+            licence=args.licence,
+            commercial_use=args.commercial_use,
+            tags=args.tag,
+            dataset=args.dataset,
+            asf=args.asf,
+            codec=args.codec,
+            extra_captions=args.extra_captions,
+            overwrite=args.overwrite,
+            skipped=skipped,
+        )
+        print(f"created index {index.path}: {len(index)} clips, {index.num_windows} windows")
+        for s in skipped:
+            print(f"  skipped {s['file']}: {s['reason']}")
+        print(f"serve it with: python -m backend serve --index {index.path}")
     elif cmd == "remove":
         ids = build.remove_from_index(args.index, args.ids)
         print(f"removed {len(ids)} clip(s): {', '.join(ids)}")

@@ -108,3 +108,47 @@ def test_index_add_folder_takes_amc_and_goes_past_bad_files(
     shutil.copy(folder / "cut.bvh", bad / "cut.bvh")
     assert main(["index", "add", "--index", str(index_copy), str(bad)]) == 1
     assert "no motion could be read; skipped 1 file(s)" in capsys.readouterr().err
+
+
+def test_index_create_of_own_files_only(
+    tmp_path: Path, checkpoint_dir: Path, hdm05: Path, cmu_cgspeed: Path, capsys
+):
+    """`index create`: an index of the user's files alone, each clip with its licence, commercial flag and tags."""
+    import shutil
+
+    from backend.library.licences import commercial_use_allowed
+
+    mocap = tmp_path / "studio"
+    mocap.mkdir()
+    for rel in ("data/08/08_01.bvh", "data/09/09_01.bvh"):
+        shutil.copy(cmu_cgspeed / rel, mocap / Path(rel).name)
+    shutil.copy(hdm05 / "train/6/HDM_bd.asf", mocap / "HDM_bd.asf")
+    shutil.copy(hdm05 / "train/6/HDM_bd_kickLFront1Reps_001_120.amc", mocap / "kick.amc")
+    (mocap / "broken.bvh").write_text("HIERARCHY\nROOT Hips\n{\n")
+    out = tmp_path / "own_index"
+    argv = ["index", "create", "--out", str(out), str(mocap), "--checkpoint", str(checkpoint_dir),
+            "--licence", "studio-owned", "--commercial-use", "--tag", "studio", "--tag", "day 1"]  # fmt: skip
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "created index" in text and "3 clips" in text and "skipped" in text and "broken.bvh" in text
+    index = MotionIndex.open(out)
+    assert sorted(index.ids) == ["08_01", "09_01", "kick"]
+    for clip_id in index.ids:
+        meta = index.record(clip_id).meta
+        assert meta.licence == "studio-owned" and meta.dataset == "user"
+        assert meta.labels == {"commercial_use": "yes", "tags": "studio,day 1"}
+        assert commercial_use_allowed(meta.licence, meta.labels)
+    assert index.header.checkpoint_path == str(checkpoint_dir.absolute())
+    assert not any(p.name.startswith(".own_index.") for p in tmp_path.iterdir())  # no staging left behind
+    # an existing index is not overwritten by accident; nothing readable is an error naming the files
+    assert main(argv) == 1 and "is not empty" in capsys.readouterr().err
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    shutil.copy(mocap / "broken.bvh", empty / "broken.bvh")
+    assert (
+        main(
+            ["index", "create", "--out", str(tmp_path / "x"), str(empty), "--checkpoint", str(checkpoint_dir)]
+        )
+        == 1
+    )
+    assert "no motion could be read" in capsys.readouterr().err and not (tmp_path / "x").exists()
