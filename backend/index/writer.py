@@ -102,7 +102,9 @@ def create_index(path: Path | str, header: IndexHeader, codebook: np.ndarray | N
         save_npy(path / CODEBOOK_FILE, np.asarray(codebook, dtype=np.float32))
     connect(path).close()
     fsync_dir(path)
-    write_header(path, replace(header, segments=[], tombstones=[], caption_parts=[], generation=0))
+    write_header(
+        path, replace(header, segments=[], tombstones=[], caption_parts=[], caption_files={}, generation=0)
+    )
 
 
 class IndexWriter:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from backend import __version__
@@ -73,4 +75,22 @@ def create_app(settings: ServerSettings | None = None, *, engine: SearchEngine |
     )
     for module in (health, search, alignment, describe, motions, explain, library):
         app.include_router(module.router)
+    _document_request_schemas(app, describe.REQUEST_SCHEMAS)
     return app
+
+
+def _document_request_schemas(app: FastAPI, models: tuple[type[BaseModel], ...]) -> None:
+    """Add request models of routes that parse their own body to the OpenAPI components (referenced there)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        spec = generate()
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        for model in models:
+            if model.__name__ not in schemas:
+                schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                schemas.update(schema.pop("$defs", {}))
+                schemas[model.__name__] = schema
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]

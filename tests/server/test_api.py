@@ -347,7 +347,7 @@ BAD_REQUESTS = [
     ("get", "/explain.png", {"params": {"text": "walk", "id": "no_such_clip"}}, 404, ["no_such_clip"]),
     ("get", "/explain.png", {"params": {"text": "", "id": WAVE}}, 422, ["text"]),
     ("get", "/explain.png", {"params": {"text": "   ", "id": WAVE}}, 422, ["text", "empty"]),
-    ("get", "/explain.png", {"params": {"text": "a " * 1000, "id": WAVE}}, 422, ["text", "tokens"]),
+    ("get", "/explain.png", {"params": {"text": "a " * 1000, "id": WAVE}}, 422, ["text", "1000 characters"]),
     ("get", "/explain.png", {"params": {"id": WAVE}}, 422, ["text", "required"]),
     ("get", "/explain.png", {"params": {"text": "walk"}}, 422, ["id", "required"]),
     ("delete", "/library/no_such_clip", {}, 404, ["no_such_clip"]),
