@@ -242,3 +242,17 @@ def test_path_mode_is_off_without_roots(tiny_setup, tmp_path, roots, serve_live)
         status, _, answer = request(url, "POST", "/library", json.dumps({"path": str(roots["bvh"])}).encode(),
                                     {"Content-Type": "application/json"})  # fmt: skip
         assert status == 403 and "--library-root" in detail(answer)
+
+
+def test_serve_flags_set_library_roots_and_allowed_hosts(tmp_path) -> None:
+    import argparse
+
+    from backend.server.commands import add_parser, settings_from_args
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["serve", "--library-root", str(tmp_path), "--library-root", "/srv/mocap",
+                              "--allowed-host", "studio.lan"])  # fmt: skip
+    settings = settings_from_args(args)
+    assert settings.library_roots == [tmp_path, Path("/srv/mocap")]
+    assert settings.allowed_hosts == ["studio.lan"]
