@@ -86,7 +86,8 @@ def _markdown(table: dict[str, Any]) -> str:
     head = (
         f"Evaluation of `{table['checkpoint']}` (sha256 {table['checksum'][:12]}) on {table['dataset']} / "
         f"{table['split']}: {table['n_clips']} clips, {table['n_texts']['seen']} seen-template texts, "
-        f"{table['n_texts']['heldout']} held-out phrasings; scoring {table['scoring']}, padding patches "
+        f"{table['n_texts']['heldout']} held-out phrasings, {table['n_texts'].get('terse', 0)} held-out terse "
+        f"forms; scoring {table['scoring']}, padding patches "
         f"{'masked' if table['mask_padding_patches'] else 'scored'}. R@k in %, MedR = median rank "
         f"(ties counted pessimistically).\n\n"
     )
@@ -121,12 +122,15 @@ def run(args: argparse.Namespace) -> int:
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    heldout_fn = None
+    heldout_fn = terse_fn = None
     if args.dataset == "library" and not args.no_heldout:
         from backend.library.captions import captions_for
 
         def heldout_fn(labels: dict[str, str], clip_id: str) -> list[str]:
             return captions_for(labels, clip_id, heldout=True)
+
+        def terse_fn(labels: dict[str, str], clip_id: str) -> list[str]:
+            return captions_for(labels, clip_id, heldout=True, form="terse")
 
     query_set = None
     if args.queries:
@@ -145,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         max_clips=args.max_clips,
         seed=args.seed,
         query_set=query_set,
+        terse_fn=terse_fn,
     )
     print(_markdown(table), end="")
     if args.calibration_out and table.get("calibration"):

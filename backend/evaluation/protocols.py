@@ -4,8 +4,9 @@ An :class:`EvalSet` holds the clips of a split and the *unique* texts describing
 after :func:`normalise_caption` -- lower case, punctuation dropped, whitespace collapsed; the same rule as the
 loss's duplicate-caption filter -- so "A person walks." and "a person walks" are one text). ``membership[t, c]``
 is ``True`` when text ``t`` is one of clip ``c``'s captions. Every text carries a *kind*: ``"seen"`` (a
-caption-template wording also used for training clips) or ``"heldout"`` (a phrasing never used in training);
-a wording present in both lists counts as ``"seen"``.
+caption-template wording also used for training clips), ``"heldout"`` (a phrasing never used in training) or
+``"terse"`` (a held-out terse keyword form, ``captions_for(..., form="terse", heldout=True)``); a wording present
+in several lists counts as the first of them.
 
 Given the ``(Nt, Nc)`` text x clip score matrix of a model, the protocols are:
 
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 #: Query subsets reported separately.
-TEXT_KINDS: tuple[str, ...] = ("seen", "heldout")
+TEXT_KINDS: tuple[str, ...] = ("seen", "heldout", "terse")
 
 
 @dataclass
@@ -81,6 +82,7 @@ def build_eval_set(
     captions: Sequence[Iterable[str]],
     labels: Sequence[dict[str, str]] | None = None,
     heldout: Sequence[Iterable[str]] | None = None,
+    terse: Sequence[Iterable[str]] | None = None,
 ) -> EvalSet:
     """Collect the unique texts of a split and which clip each describes.
 
@@ -89,6 +91,7 @@ def build_eval_set(
         captions: per clip, its seen-template captions.
         labels: per clip, its label dict (default: none).
         heldout: per clip, held-out phrasings (default: none).
+        terse: per clip, held-out terse forms (default: none).
 
     Returns:
         The :class:`EvalSet`.
@@ -110,13 +113,16 @@ def build_eval_set(
         raise InvalidInputError(f"captions has {len(captions)} entries for {n} clips")
     if labels is not None and len(labels) != n:
         raise InvalidInputError(f"labels has {len(labels)} entries for {n} clips")
-    if heldout is not None and len(heldout) != n:
-        raise InvalidInputError(f"heldout has {len(heldout)} entries for {n} clips")
+    for name, extra in (("heldout", heldout), ("terse", terse)):
+        if extra is not None and len(extra) != n:
+            raise InvalidInputError(f"{name} has {len(extra)} entries for {n} clips")
     index: dict[str, int] = {}
     texts: list[str] = []
     kinds: list[str] = []
     pairs: list[tuple[int, int]] = []
-    sources = [("seen", captions)] + ([("heldout", heldout)] if heldout is not None else [])
+    sources = [("seen", captions)] + [
+        (k, v) for k, v in (("heldout", heldout), ("terse", terse)) if v is not None
+    ]
     for kind, per_clip in sources:
         for c, caps in enumerate(per_clip):
             for text in caps:

@@ -64,6 +64,7 @@ class EvalClip:
         labels: its labels (``action``/``style`` for label-level metrics).
         heldout: held-out phrasings used only as test queries.
         source: the dataset it came from (per-source breakdown).
+        terse: held-out terse keyword forms used only as test queries.
     """
 
     clip_id: str
@@ -72,6 +73,7 @@ class EvalClip:
     labels: dict[str, str] = field(default_factory=dict)
     heldout: list[str] = field(default_factory=list)
     source: str = ""
+    terse: list[str] = field(default_factory=list)
 
 
 def _autocast(model: Any, amp: bool) -> Any:
@@ -181,7 +183,7 @@ def evaluate_clips(
         fit_clips: validation clips (with held-out phrasings) the ``calibration`` protocol fits on.
 
     Returns:
-        ``{"n_clips", "n_texts": {"seen", "heldout"}, "rows": [{"protocol", "queries", "direction", "R@1",
+        ``{"n_clips", "n_texts": {"seen", "heldout", "terse"}, "rows": [{"protocol", "queries", "direction", "R@1",
         ..., "MedR", "MeanR", "n_queries", "n_gallery"}, ...], "contrasts": [{"kind", "queries", "accuracy",
         "n_queries", "n_contrasts"}, ...]}`` (``contrasts`` only when asked for).
 
@@ -196,6 +198,7 @@ def evaluate_clips(
         [c.captions for c in clips],
         labels=[c.labels for c in clips],
         heldout=[c.heldout for c in clips] if any(c.heldout for c in clips) else None,
+        terse=[c.terse for c in clips] if any(c.terse for c in clips) else None,
     )
     from backend.evaluation.suite import SUITE_PROTOCOLS, run_suite
 
@@ -216,7 +219,7 @@ def evaluate_clips(
         model.train(was_training)
     table: dict[str, Any] = {
         "n_clips": len(ev.clip_ids),
-        "n_texts": {kind: int(ev.rows(kind).size) for kind in ("seen", "heldout")},
+        "n_texts": {kind: int(ev.rows(kind).size) for kind in ("seen", "heldout", "terse")},
         "rows": run_protocols(scores, ev, protocols, model, seed, threshold, ks),
     }
     if "contrasts" in protocols:
@@ -274,6 +277,7 @@ def evaluate_checkpoint(
     max_clips: int | None = None,
     seed: int = 0,
     query_set: Any = None,
+    terse_fn: HeldoutFn | None = None,
 ) -> dict[str, Any]:
     """Load a checkpoint folder and evaluate it on a split.
 
@@ -289,6 +293,7 @@ def evaluate_checkpoint(
         max_clips: evaluate a seeded subset of at most this many clips.
         seed: seed of the subset and of the batches-of-32 protocol.
         query_set: held-out query set (default: the bundled one).
+        terse_fn: ``(labels, clip_id) -> held-out terse forms`` (library only; None = none).
 
     Returns:
         The table of :func:`evaluate_clips` plus ``checkpoint``, ``checksum``, ``dataset``, ``split``,
@@ -307,6 +312,7 @@ def evaluate_checkpoint(
             r.labels,
             _heldout(heldout_fn, r.labels, r.clip_id),
             r.source,
+            _heldout(terse_fn, r.labels, r.clip_id),
         )
         for r in records
     ]

@@ -30,6 +30,17 @@ def test_sources_are_ranked_against_the_whole_gallery() -> None:
     assert t2m == pytest.approx({"micro": 200 / 3, "macro": 50.0, "source:bn": 100.0, "source:hdm": 0.0})
 
 
+def test_terse_forms_are_their_own_query_kind() -> None:
+    from backend.evaluation.protocols import protocol_all
+
+    ev = build_eval_set(
+        ["a", "b"], [["a person walks"], ["a person squats"]], terse=[["walk"], ["squat", "a person walks"]]
+    )
+    assert ev.text_kinds == ["seen", "seen", "terse", "terse"]  # a terse form equal to a caption stays seen
+    out = protocol_all(np.array([[0.9, 0.1], [0.2, 0.8], [0.1, 0.5], [0.3, 0.4]]), ev, ks=(1,))
+    assert out["terse"]["t2m"]["R@1"] == 50.0 and out["terse"]["t2m"]["n_queries"] == 2
+
+
 def test_macro_counts_each_action_once() -> None:
     ranks = np.array([1, 1, 1, 5])  # three walk queries right, one squat query wrong
     rows = grouped_recall(ranks, [["walk"]] * 3 + [["squat"]], [["x"]] * 4, ks=(1,))
