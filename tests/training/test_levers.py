@@ -178,3 +178,33 @@ def test_each_lever_smoke_trains(
     if lever == "grounding":
         assert all("part" in r and "patch_share" in r for r in train)
     assert (out / "best" / "config.json").is_file()
+
+
+LEVER_CONFIGS = {
+    "balanced.yaml": {("data", "balance"): "action_style"},
+    "terse.yaml": {("data", "terse_prob"): 0.3},
+    "hard_negatives.yaml": {("data", "hard_negatives"): 0.5},
+    "grounded.yaml": {
+        ("model", "mask_function_words"): True,
+        ("model", "part_loss_weight"): 0.5,
+        ("model", "patch_share_weight"): 0.1,
+    },
+}
+
+
+@pytest.mark.parametrize(("name", "change"), LEVER_CONFIGS.items())
+def test_lever_configs_change_only_their_lever(name: str, change: dict) -> None:
+    from backend.training.config import load_train_config
+
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    default = load_train_config(configs / "default.yaml").to_dict()
+    lever = load_train_config(configs / name).to_dict()
+    diff = {
+        (section, key): lever[section][key]
+        for section in ("model", "data", "optim")
+        for key in lever[section]
+        if lever[section][key] != default[section][key]
+    }
+    assert diff == change
+    assert default["data"]["balance"] == "none" and default["model"]["part_loss_weight"] == 0.0
+    assert load_train_config(configs / "long_tail.yaml").data.terse_prob == 0.3
