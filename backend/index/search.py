@@ -215,10 +215,16 @@ class Searcher:
         return copy_encoding(enc)  # ordinary tensors: callers may edit them, the cached ones stay
 
     # ------------------------------------------------------------------ scoring
-    def _allowed(self, min_duration: float | None, max_duration: float | None) -> np.ndarray | None:
-        """Window rows passing the duration filter (None = all)."""
+    def _allowed(
+        self, min_duration: float | None, max_duration: float | None, clip_mask: np.ndarray | None = None
+    ) -> np.ndarray | None:
+        """Window rows passing the duration filter and ``clip_mask`` (per clip, index order; None = all)."""
+        if clip_mask is not None:
+            clip_mask = np.asarray(clip_mask, dtype=bool)
+            if clip_mask.shape != self.durations.shape:
+                raise InvalidInputError(f"clip_mask must have one entry per clip ({len(self.durations)})")
         if min_duration is None and max_duration is None:
-            return None
+            return None if clip_mask is None else np.nonzero(clip_mask[self.window_clip])[0]
         for name, v in (("min_duration", min_duration), ("max_duration", max_duration)):
             if v is not None and (not np.isfinite(v) or v < 0):
                 raise InvalidInputError(f"{name} must be a finite number >= 0, got {v}")
@@ -231,6 +237,8 @@ class Searcher:
             ok &= self.durations >= min_duration
         if max_duration is not None:
             ok &= self.durations <= max_duration
+        if clip_mask is not None:
+            ok &= clip_mask
         return np.nonzero(ok[self.window_clip])[0]
 
     def score_rows(self, q: torch.Tensor, q_mask: torch.Tensor, rows: np.ndarray | None) -> np.ndarray:
@@ -278,6 +286,7 @@ class Searcher:
         min_duration: float | None = None,
         max_duration: float | None = None,
         mode: SearchMode = "auto",
+        clip_mask: np.ndarray | None = None,
     ) -> list[Hit]:
         """Search with query token embeddings.
 
@@ -289,6 +298,8 @@ class Searcher:
             min_duration: keep clips at least this long (seconds).
             max_duration: keep clips at most this long (seconds).
             mode: ``auto`` | ``exact`` | ``two_stage``.
+            clip_mask: ``(N,)`` bool per clip (index order): only these clips (see
+                :meth:`backend.index.filters.ClipFacets.mask`).
 
         Returns:
             Up to ``k`` hits sorted by descending score.
@@ -297,7 +308,7 @@ class Searcher:
             raise InvalidInputError(f"k must be an integer in 1..1000, got {k!r}")
         if mode not in ("auto", "exact", "two_stage"):
             raise InvalidInputError(f"mode must be auto, exact or two_stage, got {mode!r}")
-        allowed = self._allowed(min_duration, max_duration)
+        allowed = self._allowed(min_duration, max_duration, clip_mask)
         n_allowed = self.index.num_windows if allowed is None else len(allowed)
         if n_allowed == 0:
             return []
@@ -378,6 +389,7 @@ class Searcher:
         min_duration: float | None = None,
         max_duration: float | None = None,
         mode: SearchMode = "auto",
+        clip_mask: np.ndarray | None = None,
     ) -> list[Hit]:
         """Search with an encoded query (``TextEncoding``; ``row`` selects the text)."""
         return self.search_tokens(
@@ -388,6 +400,7 @@ class Searcher:
             min_duration=min_duration,
             max_duration=max_duration,
             mode=mode,
+            clip_mask=clip_mask,
         )
 
     def search(

@@ -75,7 +75,7 @@ def create_app(settings: ServerSettings | None = None, *, engine: SearchEngine |
     )
     for module in (health, search, alignment, describe, motions, explain, library):
         app.include_router(module.router)
-    _document_request_schemas(app, describe.REQUEST_SCHEMAS)
+    _document_request_schemas(app, describe.REQUEST_SCHEMAS + library.REQUEST_SCHEMAS)
     return app
 
 

@@ -31,6 +31,7 @@ from backend.errors import (
     NotFoundError,
     RigMappingError,
 )
+from backend.index.filters import ClipFacets, clip_commercial_use, clip_tags
 from backend.index.query_cache import LruCache
 from backend.motion.clip import Clip
 from backend.motion.kinematics.skeleton import BAND_NAMES, SMPL_JOINT_NAMES
@@ -55,6 +56,8 @@ PREVIEW_POSES = 6
 EXPLAIN_CACHE_SIZE = 32
 #: ``POST /alignment`` answers kept in memory (the panel asks again when a hit is re-selected)
 ALIGNMENT_CACHE_SIZE = 256
+#: deepest rank ``/search`` pages reach (``offset + k``)
+MAX_RANKED_HITS = 1000
 _PREVIEW_VERSION = "1"  # bump when the drawing changes, so cached PNGs are re-rendered
 _HEADER = "header.json"
 
@@ -97,6 +100,7 @@ class SearchEngine:
         self._explain_cache: OrderedDict[tuple[int, str, str], bytes] = OrderedDict()
         self._alignments: LruCache[tuple[int, str, str], dict[str, Any]] = LruCache(ALIGNMENT_CACHE_SIZE)
         self._header_mtime: tuple[int, int, int] | None = None
+        self._facets: tuple[int, ClipFacets] | None = None  # (index generation, facets of that index)
         self._searcher: Searcher = self._open()
         name = model_name or self._searcher.index.header.model_name or "model"
         self.model_name = f"{name}@{model.checksum()[:12]}"
@@ -185,23 +189,45 @@ class SearchEngine:
         problem = self._current().index.caption_problem
         return [f"caption bank: {problem}"] if problem else []
 
+    def facets(self, s: Searcher | None = None) -> ClipFacets:
+        """Datasets, tags and commercial use of the served clips (computed once per index generation)."""
+        s = s or self._current()
+        generation = s.index.header.generation
+        if self._facets is None or self._facets[0] != generation:
+            self._facets = (generation, ClipFacets.from_records(s.index.clips))
+        return self._facets[1]
+
+    def library_summary(self) -> dict[str, Any]:
+        """``GET /library``: ``{"size", "datasets": [...], "tags": [...]}`` (see :meth:`ClipFacets.summary`)."""
+        return self.facets().summary()
+
     # ------------------------------------------------------------------ search
     def search(self, text: str, k: int = 10, *, min_duration: float | None = None,
-               max_duration: float | None = None, alignment: str = "none") -> list[dict[str, Any]]:  # fmt: skip
+               max_duration: float | None = None, alignment: str = "none", datasets: list[str] | None = None,
+               tags: list[str] | None = None, commercial_safe: bool = False,
+               offset: int = 0) -> list[dict[str, Any]]:  # fmt: skip
         """Text -> up to ``k`` ``SearchHit`` dicts (docs/api.md), best first.
 
         Args:
             alignment: which hits get an ``alignment`` (one attribution pass for all of them): ``none``
                 (``null`` everywhere; :meth:`alignment` explains a hit on demand), ``top`` (the best hit)
                 or ``all``.
+            datasets, tags, commercial_safe: only clips of these datasets / with all these tags / whose
+                licence allows commercial use.
+            offset: skip the first ``offset`` hits of the ranking (paging; ``offset + k <= 1000``).
         """
         n_aligned = {"none": 0, "top": 1, "all": k}.get(alignment)
         if n_aligned is None:
             modes = ", ".join(get_args(AlignmentMode))
             raise InvalidInputError(f"alignment must be one of {modes}, got {alignment!r}")
+        if not 0 <= offset or offset + k > MAX_RANKED_HITS:
+            raise InvalidInputError(f"offset + k must be at most {MAX_RANKED_HITS}, got {offset} + {k}")
         s = self._current()
+        mask = self.facets(s).mask(datasets, tags, commercial_safe)
         enc = s.encode_query(text)
-        hits = s.search_encoded(enc, k, min_duration=min_duration, max_duration=max_duration)
+        hits = s.search_encoded(
+            enc, offset + k, min_duration=min_duration, max_duration=max_duration, clip_mask=mask
+        )[offset:]
         aligned: list[dict[str, Any] | None] = [None] * len(hits)
         if n_aligned and hits:
             from backend.index.attribution import align_many
@@ -250,6 +276,9 @@ class SearchEngine:
             "caption": hit.record.caption,
             "source": meta.source,
             "dataset": meta.dataset,
+            "licence": meta.licence,
+            "commercial_use": clip_commercial_use(meta),
+            "tags": clip_tags(meta.labels),
             "duration": float(meta.duration),
             "segment": {"start": float(hit.start), "end": float(hit.end)},
             "alignment": alignment,
@@ -363,13 +392,16 @@ class SearchEngine:
     # ------------------------------------------------------------------ library
     def add_bvh(self, path: Path | str, *, clip_id: str | None = None, caption: str | None = None,
                 source: str | None = None, display_name: str | None = None,
-                asf: Path | str | None = None, asf_name: str | None = None) -> dict[str, Any]:  # fmt: skip
+                asf: Path | str | None = None, asf_name: str | None = None, tags: list[str] | None = None,
+                licence: str | None = None, commercial_use: bool = False) -> dict[str, Any]:  # fmt: skip
         """Add one motion file (BVH, or Acclaim AMC with its ASF) to the index.
 
         Args:
             path: the ``.bvh`` / ``.amc`` file on disk.
             asf: the ASF skeleton of an ``.amc`` (default: the ``.asf`` beside it).
             asf_name: how to name the ASF in error messages (default: its file name).
+            tags: tags stored with the clip (label ``tags``; ``/search`` filters on them).
+            licence: licence stored with the clip; ``commercial_use`` declares that it allows commercial use.
             clip_id: id for the clip; default: the file name's stem (suffixed ``_2``, ``_3``... if taken).
             caption: optional description (stored with the clip and added to the caption bank).
             source: source path stored in the metadata (default: the file name).
@@ -384,7 +416,6 @@ class SearchEngine:
                 answers the existing clip: a retry after a dropped connection is safe).
             BvhError, RigMappingError, MotionDataError: the file cannot be converted.
         """
-        from backend.index.build import add_to_index
         from backend.motion.convert import file_to_clip
 
         p = Path(path)
@@ -396,14 +427,7 @@ class SearchEngine:
             raise InvalidInputError(f"path cannot be read ({exc.strerror}): {shown}") from None
         if p.suffix.lower() not in MOTION_FILE_SUFFIXES:
             raise InvalidInputError(f"path must be a {' or '.join(MOTION_FILE_SUFFIXES)} file: {shown}")
-        if clip_id is not None and not CLIP_ID_PATTERN.match(clip_id):
-            raise InvalidInputError(
-                f"id {clip_id!r} is invalid: use 1-128 letters, digits, '_', '-' or '.', starting with a letter or digit"
-            )
-        if caption is not None:
-            caption = " ".join(caption.split())
-            if len(caption) > 1000:
-                raise InvalidInputError(f"caption is too long: {len(caption)} characters (at most 1000)")
+        clip_id, caption = self._check_add_fields(clip_id, caption)
         stem = _safe_name(Path(source or p.name).stem)[:100]
         try:
             extra: dict[str, Any] = {"asf": asf} if p.suffix.lower() == ".amc" else {"up_axis": "auto"}
@@ -417,8 +441,61 @@ class SearchEngine:
             raise InvalidInputError(
                 f"{shown}: clip is {clip.meta.duration:.1f} s; the limit is {MAX_CLIP_SECONDS:g} s"
             )
+        return self._commit(clip, clip_id, caption, shown, tags=tags, licence=licence, commercial_use=commercial_use)
+
+    def add_joints(self, joints: np.ndarray, fps: float, *, clip_id: str | None = None, caption: str | None = None,
+                   tags: list[str] | None = None, licence: str | None = None,
+                   commercial_use: bool = False) -> dict[str, Any]:  # fmt: skip
+        """Add a motion given as SMPL-22 joints (``POST /library`` joints body; the add-on's own animations).
+
+        Args:
+            joints: ``(T, 22, 3)`` positions in HumanML3D order, metres, Y up, at ``fps`` (at most 600 s).
+            clip_id: id for the clip; default ``blender_clip`` (suffixed ``_2``, ``_3``... if taken).
+            caption, tags, licence, commercial_use: stored with the clip (see :meth:`add_bvh`).
+
+        Raises:
+            InvalidInputError, ConflictError, MotionDataError: as :meth:`add_bvh`.
+        """
+        from backend.motion.convert import joints_to_clip
+
+        clip_id, caption = self._check_add_fields(clip_id, caption)
+        clip = joints_to_clip(joints, fps, clip_id=clip_id or "blender_clip", dataset="user",
+                              source="joints upload")  # fmt: skip
+        if clip.joints.shape[0] > MAX_CANONICAL_FRAMES:
+            raise InvalidInputError(f"clip is {clip.meta.duration:.1f} s; the limit is {MAX_CLIP_SECONDS:g} s")
+        return self._commit(clip, clip_id, caption, "joints upload", tags=tags, licence=licence,
+                            commercial_use=commercial_use)  # fmt: skip
+
+    @staticmethod
+    def _check_add_fields(clip_id: str | None, caption: str | None) -> tuple[str | None, str | None]:
+        if clip_id is not None and not CLIP_ID_PATTERN.match(clip_id):
+            raise InvalidInputError(
+                f"id {clip_id!r} is invalid: use 1-128 letters, digits, '_', '-' or '.', starting with a letter or digit"
+            )
+        if caption is not None:
+            caption = " ".join(caption.split())
+            if len(caption) > 1000:
+                raise InvalidInputError(f"caption is too long: {len(caption)} characters (at most 1000)")
+        return clip_id, caption
+
+    def _commit(self, clip: Clip, clip_id: str | None, caption: str | None, shown: str, *,
+                tags: list[str] | None, licence: str | None, commercial_use: bool) -> dict[str, Any]:  # fmt: skip
+        """Store caption, tags and licence with the clip and add it (an identical retry answers the same)."""
         if caption:
             clip.meta.captions = [caption]
+        clean = [" ".join(t.split()) for t in tags or [] if t.strip()]
+        if any("," in t or len(t) > 64 for t in clean) or len(clean) > 32:
+            raise InvalidInputError("tags: at most 32, each at most 64 characters and without commas")
+        if clean:
+            clip.meta.labels["tags"] = ",".join(clean)
+        if licence:
+            if len(licence) > 200:
+                raise InvalidInputError(f"licence is too long: {len(licence)} characters (at most 200)")
+            clip.meta.licence = " ".join(licence.split())
+        if commercial_use:
+            clip.meta.labels["commercial_use"] = "yes"
+        from backend.index.build import add_to_index
+
         with self._write_lock:
             if clip_id is not None and clip_id in self._searcher.index:
                 if self._is_retry(clip_id, clip):  # a retried add (the client lost the answer): same result

@@ -74,7 +74,7 @@ class GuardPolicy:
     hosts: frozenset[str]
     upload_paths: frozenset[str] = frozenset({"/library"})
     upload_bytes: int = MAX_FILE_BYTES + 65536
-    large_json_paths: frozenset[str] = frozenset({"/describe"})
+    large_json_paths: frozenset[str] = frozenset({"/describe", "/library"})  # joints bodies
     json_bytes: int = MAX_JSON_BODY_BYTES
     large_json_bytes: int = MAX_DESCRIBE_BODY_BYTES
     max_depth: int = MAX_JSON_DEPTH

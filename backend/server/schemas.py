@@ -201,6 +201,18 @@ class SearchRequest(BaseModel):
         description="which hits carry an alignment: 'none' (default: instant results; ask POST /alignment for "
         "the hit the user selects), 'top' (the best hit only) or 'all' (every hit; one attribution pass each)",
     )
+    datasets: list[UnicodeStr] | None = Field(
+        default=None, max_length=64, description="only clips of these datasets (see GET /library)"
+    )
+    tags: list[UnicodeStr] | None = Field(
+        default=None, max_length=32, description="only clips that have every one of these tags"
+    )
+    commercial_safe: bool = Field(
+        default=False, description="only clips whose licence allows commercial use (`commercial_use` true)"
+    )
+    offset: int = Field(
+        default=0, ge=0, le=999, description="skip this many hits of the ranking (paging; offset + k <= 1000)"
+    )
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"text": "a person raises the left hand", "k": 10}]}
@@ -221,6 +233,8 @@ class SearchRequest(BaseModel):
             raise ValueError(
                 f"min_duration ({self.min_duration}) is greater than max_duration ({self.max_duration})"
             )
+        if self.offset + self.k > 1000:
+            raise ValueError(f"offset + k must be at most 1000, got {self.offset} + {self.k}")
         return self
 
 
@@ -251,24 +265,53 @@ class DescribeRequest(BaseModel):
 
     @model_validator(mode="after")
     def _duration(self) -> DescribeRequest:
-        frames = int(self.joints.shape[0])  # type: ignore[attr-defined]
-        max_frames = max_frames_at(self.fps)
-        if frames > max_frames:
-            raise ValueError(
-                f"joints is too long: {frames} frames at {self.fps:g} fps = {frames / self.fps:.1f} s "
-                f"(at most {MAX_MOTION_SECONDS / 60:g} minutes = {max_frames} frames at this fps)"
-            )
+        _check_length(self.joints, self.fps)
         return self
 
 
-class LibraryAddRequest(BaseModel):
+def _check_length(joints: Any, fps: float) -> None:
+    """Refuse joints longer than the clip limit at ``fps`` (``ValueError`` -> 422)."""
+    frames = int(joints.shape[0])
+    max_frames = max_frames_at(fps)
+    if frames > max_frames:
+        raise ValueError(
+            f"joints is too long: {frames} frames at {fps:g} fps = {frames / fps:.1f} s "
+            f"(at most {MAX_MOTION_SECONDS / 60:g} minutes = {max_frames} frames at this fps)"
+        )
+
+
+class ClipInfoFields(BaseModel):
+    """What ``POST /library`` stores with a clip besides its motion."""
+
+    id: UnicodeStr | None = Field(default=None, description="clip id (default: derived from the file name)")
+    caption: UnicodeStr | None = Field(default=None, description="a description stored with the clip")
+    tags: list[UnicodeStr] | None = Field(
+        default=None, max_length=32, description="tags stored with the clip (`/search` filters on them)"
+    )
+    licence: UnicodeStr | None = Field(default=None, max_length=200, description="the clip's licence")
+    commercial_use: bool = Field(default=False, description="that licence allows commercial use")
+
+
+class LibraryAddJoints(ClipInfoFields):
+    """``POST /library`` JSON body with the motion itself: SMPL-22 joints as for ``/describe``."""
+
+    joints: JointsArray = Field(description="[[[x, y, z] x 22] x T], metres, Y up, SMPL-22 order")
+    fps: float = Field(
+        ge=MIN_FPS, le=MAX_FPS, description=f"frame rate of `joints` ({MIN_FPS:g}..{MAX_FPS:g})"
+    )
+
+    @model_validator(mode="after")
+    def _duration(self) -> LibraryAddJoints:
+        _check_length(self.joints, self.fps)
+        return self
+
+
+class LibraryAddRequest(ClipInfoFields):
     """``POST /library`` JSON body: add a motion file (BVH, or AMC with its ASF) that the server can read."""
 
     path: UnicodeStr = Field(
         min_length=1, max_length=4096, description="path of a motion file under a library root of the server"
     )
-    id: UnicodeStr | None = Field(default=None, description="clip id (default: derived from the file name)")
-    caption: UnicodeStr | None = Field(default=None, description="a description stored with the clip")
     asf: UnicodeStr | None = Field(
         default=None,
         max_length=4096,
@@ -323,11 +366,37 @@ class SearchHit(BaseModel):
     caption: str
     source: str = Field(description="file path relative to its dataset root")
     dataset: str
+    licence: str = Field(default="", description="the clip's licence")
+    commercial_use: bool = Field(default=False, description="whether that licence allows commercial use")
+    tags: list[str] = Field(default_factory=list, description="the clip's tags")
     duration: float = Field(description="clip duration in seconds")
     segment: TimeSpan = Field(description="best window, seconds within the clip")
     alignment: Alignment | None = Field(
         default=None, description="null unless asked for (`/search` `alignment`); always set by /describe"
     )
+
+
+class DatasetFacet(BaseModel):
+    """One dataset of the served library."""
+
+    name: str
+    clips: int
+    commercial_use: bool = Field(description="every clip of it may be used commercially")
+
+
+class TagFacet(BaseModel):
+    """One tag of the served library."""
+
+    name: str
+    clips: int
+
+
+class LibrarySummary(BaseModel):
+    """``GET /library``: what the served library holds, for filter menus."""
+
+    size: int
+    datasets: list[DatasetFacet]
+    tags: list[TagFacet]
 
 
 class SearchResponse(BaseModel):

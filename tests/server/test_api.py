@@ -403,15 +403,25 @@ def test_openapi_has_documented_paths_and_fields(client) -> None:
         "/describe": "post", "/explain.png": "get", "/library": "post", "/library/{id}": "delete",
         "/alignment": "post",
     }  # fmt: skip
+    assert "get" in paths["/library"]  # the library summary (filter menus)
     for path, method in expected.items():
         assert method in paths.get(path, {}), f"{method.upper()} {path} missing from OpenAPI"
     schemas = spec["components"]["schemas"]
     fields = {
-        "SearchRequest": {"text", "k", "min_duration", "max_duration", "alignment"},
+        "SearchRequest": {
+            *("text", "k", "min_duration", "max_duration", "alignment"),
+            *("datasets", "tags", "commercial_safe", "offset"),
+        },
         "AlignmentRequest": {"text", "id"},
         "AlignmentResponse": {"id", "score", "segment", "alignment"},
         "SearchResponse": {"results"},
-        "SearchHit": {"id", "score", "caption", "source", "dataset", "duration", "segment", "alignment"},
+        "SearchHit": {
+            *("id", "score", "caption", "source", "dataset", "licence", "commercial_use", "tags"),
+            *("duration", "segment", "alignment"),
+        },
+        "LibraryAddRequest": {"path", "asf", "id", "caption", "tags", "licence", "commercial_use"},
+        "LibraryAddJoints": {"joints", "fps", "id", "caption", "tags", "licence", "commercial_use"},
+        "LibrarySummary": {"size", "datasets", "tags"},
         "DescribeRequest": {"joints", "fps", "k"},
         "DescribeResponse": {"captions", "similar_motions"},
         "Caption": {"text", "score", "alignment"},
@@ -442,7 +452,8 @@ def test_openapi_has_documented_paths_and_fields(client) -> None:
     assert "format" in {p["name"] for p in paths["/motions/{id}"]["get"]["parameters"]}
     body = paths["/library"]["post"]["requestBody"]["content"]
     assert "file" in body["multipart/form-data"]["schema"]["properties"]
-    assert "path" in body["application/json"]["schema"]["properties"]
+    refs = {alt["$ref"].rsplit("/", 1)[-1] for alt in body["application/json"]["schema"]["oneOf"]}
+    assert refs == {"LibraryAddRequest", "LibraryAddJoints"}
 
 
 def test_docs_api_md_lists_the_same_endpoints(client) -> None:

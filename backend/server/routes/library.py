@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -16,14 +15,25 @@ from starlette.concurrency import run_in_threadpool
 from backend.errors import InvalidInputError
 from backend.motion.limits import ASF_SUFFIX, MOTION_FILE_SUFFIXES
 from backend.server.deps import EngineDep, SettingsDep, TokenDep
+from backend.server.describe_body import parse_describe_body
 from backend.server.errors import PayloadTooLargeError
 from backend.server.paths import check_suffix, resolve_library_path
 from backend.server.routes.common import ERROR_RESPONSES, ClipIdPath
-from backend.server.schemas import LibraryAddRequest, LibraryAddResponse, LibraryRemoveResponse, check_unicode
+from backend.server.schemas import (
+    LibraryAddJoints,
+    LibraryAddRequest,
+    LibraryAddResponse,
+    LibraryRemoveResponse,
+    LibrarySummary,
+    check_unicode,
+)
 
-__all__ = ["router"]
+__all__ = ["REQUEST_SCHEMAS", "router"]
 
 router = APIRouter(tags=["library"], dependencies=[TokenDep])
+
+#: request models documented in the OpenAPI components although the route parses its body itself
+REQUEST_SCHEMAS = (LibraryAddRequest, LibraryAddJoints)
 
 _UPLOAD_SCHEMA = {
     "type": "object",
@@ -32,6 +42,9 @@ _UPLOAD_SCHEMA = {
         "asf": {"type": "string", "format": "binary", "description": "the .asf skeleton of an .amc file"},
         "id": {"type": "string", "description": "clip id (default: from the file name)"},
         "caption": {"type": "string", "description": "a description stored with the clip"},
+        "tags": {"type": "string", "description": "comma-separated tags stored with the clip"},
+        "licence": {"type": "string", "description": "the clip's licence"},
+        "commercial_use": {"type": "string", "enum": ["true", "false"], "description": "licence allows commercial use"},
     },
     "required": ["file"],
 }
@@ -105,8 +118,15 @@ async def _add_upload(request: Request, engine: Any, limit: int) -> dict[str, An
             )
         clip_id = _optional_text(form.get("id"), "id")
         caption = _optional_text(form.get("caption"), "caption")
+        tags_text = _optional_text(form.get("tags"), "tags")
+        licence = _optional_text(form.get("licence"), "licence")
+        commercial = _optional_text(form.get("commercial_use"), "commercial_use")
+        if commercial is not None and commercial.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise InvalidInputError(f"form field 'commercial_use' must be true or false, got {commercial!r}")
+        commercial_use = commercial is not None and commercial.lower() in ("true", "1", "yes")
+        tags = [t for t in (tags_text or "").split(",") if t.strip()]
         filename = Path(upload.filename or f"upload{MOTION_FILE_SUFFIXES[0]}").name
-        check_unicode_fields(filename=filename, id=clip_id, caption=caption)
+        check_unicode_fields(filename=filename, id=clip_id, caption=caption, tags=tags_text, licence=licence)
         if not Path(filename).suffix:
             filename += MOTION_FILE_SUFFIXES[0]
         suffix = check_suffix(filename, "file")
@@ -128,6 +148,9 @@ async def _add_upload(request: Request, engine: Any, limit: int) -> dict[str, An
             display_name=filename,
             asf=asf_path,
             asf_name=asf_name,
+            tags=tags,
+            licence=licence,
+            commercial_use=commercial_use,
         )
     finally:
         path.unlink(missing_ok=True)
@@ -135,29 +158,32 @@ async def _add_upload(request: Request, engine: Any, limit: int) -> dict[str, An
             asf_path.unlink(missing_ok=True)
 
 
-async def _add_path(request: Request, engine: Any, settings: Any) -> dict[str, Any]:
-    raw = await request.body()
+def _validated(model: Any, data: Any) -> Any:
     try:
-        data = json.loads(raw)
-    except RecursionError:
-        raise InvalidInputError("request body is nested too deeply") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "json_invalid",
-                    "loc": ("body", getattr(exc, "pos", 0)),
-                    "msg": "JSON decode error",
-                    "input": {},
-                    "ctx": {"error": str(exc)},
-                }
-            ]
-        ) from None
-    try:
-        body = LibraryAddRequest.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         errors = [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None
+
+
+async def _add_json(request: Request, engine: Any, settings: Any) -> dict[str, Any]:
+    """A JSON body: the motion itself (``joints`` + ``fps``) or a ``path`` on the server's disk."""
+    data = await run_in_threadpool(parse_describe_body, await request.body())  # joints straight into numpy
+    if isinstance(data, dict) and "joints" in data:
+        if "path" in data:
+            raise InvalidInputError("give either 'joints' (with 'fps') or 'path', not both")
+        body = _validated(LibraryAddJoints, data)
+        return await run_in_threadpool(
+            engine.add_joints,
+            body.joints,
+            body.fps,
+            clip_id=body.id,
+            caption=body.caption,
+            tags=body.tags,
+            licence=body.licence,
+            commercial_use=body.commercial_use,
+        )
+    body = _validated(LibraryAddRequest, data)
     path = resolve_library_path(body.path, settings.library_roots, settings.max_upload_bytes)
     asf = None
     if path.suffix.lower() == ".amc":
@@ -172,6 +198,9 @@ async def _add_path(request: Request, engine: Any, settings: Any) -> dict[str, A
         source=path.name,
         display_name=body.path,
         asf=asf,
+        tags=body.tags,
+        licence=body.licence,
+        commercial_use=body.commercial_use,
     )
 
 
@@ -201,7 +230,14 @@ def _skeleton_for(amc: Path, named: str | None, settings: Any) -> Path:
             "required": True,
             "content": {
                 "multipart/form-data": {"schema": _UPLOAD_SCHEMA},
-                "application/json": {"schema": LibraryAddRequest.model_json_schema()},
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/LibraryAddRequest"},
+                            {"$ref": "#/components/schemas/LibraryAddJoints"},
+                        ]
+                    }
+                },
             },
         }
     },
@@ -214,12 +250,23 @@ async def add_to_library(request: Request, engine: EngineDep, settings: Settings
     if ctype == "multipart/form-data":  # body size, Origin and Content-Type were checked by the guard
         return await _add_upload(request, engine, settings.max_upload_bytes)
     if ctype == "application/json":
-        return await _add_path(request, engine, settings)
+        return await _add_json(request, engine, settings)
     raise HTTPException(
         415,
         f"Content-Type {ctype!r} is not supported: send multipart/form-data with a 'file' field "
         "or application/json with a 'path'",
     )
+
+
+@router.get(
+    "/library",
+    response_model=LibrarySummary,
+    responses=ERROR_RESPONSES,
+    summary="What the served library holds: its size, datasets (with commercial use) and tags",
+)
+def library_summary(engine: EngineDep) -> dict[str, Any]:
+    """Size, datasets and tags of the served library (the add-on's filter menus)."""
+    return engine.library_summary()
 
 
 @router.delete(
