@@ -28,7 +28,7 @@ from backend.evaluation.query_sets import Query, QuerySet, concept_positives
 __all__ = ["BREAKDOWN_KS", "caption_breakdown", "grouped_recall", "query_set_breakdown"]
 
 #: cut-offs of the breakdown tables
-BREAKDOWN_KS: tuple[int, ...] = (1, 5, 10)
+BREAKDOWN_KS: tuple[int, ...] = (1, 3, 5, 10)
 
 
 def grouped_recall(

@@ -153,12 +153,12 @@ def suite_markdown(table: dict[str, Any]) -> str:
     if table.get("breakdown"):
         lines += [
             "",
-            "| protocol | dir | group | R@1 | R@5 | R@10 | queries | actions |",
-            "|---|---|---|---:|---:|---:|---:|---:|",
+            "| protocol | dir | group | R@1 | R@3 | R@5 | R@10 | queries | actions |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|",
         ]
         for r in table["breakdown"]:
             lines.append(
-                f"| {r['protocol']} | {r['direction']} | {r['group']} | {r['R@1']:.1f} | {r['R@5']:.1f} | "
+                f"| {r['protocol']} | {r['direction']} | {r['group']} | {r['R@1']:.1f} | {r['R@3']:.1f} | {r['R@5']:.1f} | "
                 f"{r['R@10']:.1f} | {r['n_queries']} | {r['n_actions']} |"
             )
     if table.get("queries"):
@@ -196,4 +196,4 @@ def suite_markdown(table: dict[str, Any]) -> str:
                 f"queries {c['n']}."
             ),
         ]
-    return "\n".join(lines)
+    return "\n" + "\n".join(lines) if lines else ""
