@@ -7,11 +7,22 @@ This file only imports the modules and registers / unregisters their classes (mi
 
 from __future__ import annotations
 
-from . import jobs, ops_colour, ops_import, ops_search, panels, preferences, previews, properties
+from . import (
+    jobs,
+    ops_colour,
+    ops_favourites,
+    ops_find,
+    ops_import,
+    ops_search,
+    panels,
+    preferences,
+    previews,
+    properties,
+)
 
 __all__ = ["register", "unregister"]
 
-_MODULES = (preferences, properties, ops_search, ops_import, ops_colour, panels)
+_MODULES = (preferences, properties, ops_search, ops_find, ops_import, ops_favourites, ops_colour, panels)
 
 
 def register() -> None:

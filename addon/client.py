@@ -35,6 +35,7 @@ from .payloads import (
     AlignmentResult,
     DescribeResult,
     Health,
+    LibraryInfo,
     MotionData,
     SearchHit,
     alignment_request,
@@ -172,10 +173,16 @@ class BackendClient:
         min_duration: float | None = None,
         max_duration: float | None = None,
         alignment: str = "none",
+        **filters: Any,
     ) -> list[SearchHit]:
-        """``POST /search``: hits, best first (``alignment``: which hits come explained, see payloads)."""
-        body = search_request(text, k, min_duration, max_duration, alignment)
+        """``POST /search``: hits, best first (``alignment``: which hits come explained; ``filters``: the
+        ``datasets`` / ``tags`` / ``commercial_safe`` / ``offset`` keywords of ``payloads.search_request``)."""
+        body = search_request(text, k, min_duration, max_duration, alignment, **filters)
         return SearchHit.list_from_json(self._json("POST", "/search", body))
+
+    def library_info(self) -> LibraryInfo:
+        """``GET /library``: size, datasets and tags of the served library (the filter menus)."""
+        return LibraryInfo.from_json(self._json("GET", "/library"))
 
     def alignment(self, text: str, motion_id: str) -> AlignmentResult:
         """``POST /alignment``: why clip ``motion_id`` matched ``text`` (its best window)."""

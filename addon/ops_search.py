@@ -22,9 +22,9 @@ from . import jobs, previews
 from .client import BackendClient, is_loopback
 from .errors import AddonError, OnlineAccessError
 from .heat import matched_words
-from .payloads import Alignment, AlignmentResult, DescribeResult, Prefs, SearchHit
-from .preferences import online_access, snapshot
-from .properties import bone_map_dict, object_state, set_bone_map, set_status, state
+from .payloads import MAX_RANK, Alignment, AlignmentResult, DescribeResult, Prefs, SearchHit
+from .preferences import addon_prefs, online_access, snapshot
+from .properties import bone_map_dict, object_state, search_filters, set_bone_map, set_status, state
 
 __all__ = [
     "MOTIONSEARCH_OT_check_backend",
@@ -101,25 +101,54 @@ def _fetch_previews(prefs: Prefs, ids: list[str]) -> None:
     )
 
 
-def show_hits(text: str, hits: list[SearchHit], prefs: Prefs) -> None:
-    """Search callback: fill the result list, start the thumbnails, select the best hit."""
+def favourite_ids() -> set[str]:
+    """Clip ids of the favourites (empty when the preferences are unavailable)."""
+    p = addon_prefs()
+    return {f.motion_id for f in p.favourites} if p is not None else set()
+
+
+def show_hits(
+    text: str, hits: list[SearchHit], prefs: Prefs, *, offset: int = 0, k: int | None = None
+) -> None:
+    """Search callback: fill the result list (or append a page), start the thumbnails, select the best hit.
+
+    Args:
+        text: the searched text.
+        hits: the answer, best first.
+        prefs: the preference snapshot of the search.
+        offset: rank of ``hits[0]``; 0 replaces the list, more appends to it ("more results").
+        k: hits asked for (a full page means more may follow).
+    """
     st = state()
-    st.hits.clear()
+    if offset == 0:
+        st.hits.clear()
     st.searched_text = text
-    for h in hits:
+    stars = favourite_ids()
+    known = {row.motion_id for row in st.hits} if offset else set()
+    new = [h for h in hits if h.id not in known]
+    for h in new:
         row = st.hits.add()
         row.name = h.id
         row.motion_id, row.caption, row.score, row.duration = h.id, h.caption, h.score, h.duration
         row.dataset, row.source = h.dataset, h.source
         row.segment_start, row.segment_end = h.segment.start, h.segment.end
         row.alignment_json = alignment_to_json(h.alignment) if h.alignment is not None else ""
-    set_status(
-        f'{len(hits)} result{"s" if len(hits) != 1 else ""} for "{text}"'
-        if hits
-        else f'no results for "{text}"'
-    )
-    if hits:
-        _fetch_previews(prefs, [h.id for h in hits])
+        row.licence, row.commercial_use, row.tags = h.licence, h.commercial_use, ", ".join(h.tags)
+        row.favourite = h.id in stars
+    asked = prefs.k if k is None else k
+    st.more_available = len(hits) >= asked and offset + len(hits) < MAX_RANK
+    total = len(st.hits)
+    if offset:
+        set_status(
+            f'{total} results for "{text}" ({len(new)} more)' if new else f'no more results for "{text}"'
+        )
+    else:
+        set_status(
+            f'{total} result{"s" if total != 1 else ""} for "{text}"' if hits else f'no results for "{text}"'
+        )
+    if new:
+        _fetch_previews(prefs, [h.id for h in new])
+    if hits and offset == 0:
         st.hit_index = 0
         on_hit_selected(bpy.context)
 
@@ -277,14 +306,20 @@ class MOTIONSEARCH_OT_search(bpy.types.Operator):
         prefs = snapshot(context)
         try:
             client = make_client(prefs)
+            filters = search_filters(st)
         except AddonError as exc:
             show_error(exc)
             return {"CANCELLED"}
+        st.searched_filters = json.dumps(filters)
         set_status(f'searching "{text}" ...')
         jobs.get_queue().submit(
-            "search", lambda emit: client.search(text, prefs.k),
+            "search", lambda emit: client.search(text, prefs.k, **filters),
             on_done=lambda hits: show_hits(text, hits, prefs), on_error=show_error,
         )  # fmt: skip
+        if st.library_size < 0 and not jobs.get_queue().busy("library"):
+            from .ops_find import fetch_library
+
+            fetch_library(client, quiet=True)  # fill the dataset / tag menus once
         return {"FINISHED"}
 
 

@@ -14,11 +14,15 @@ from .preferences import addon_prefs
 __all__ = [
     "MOTIONSEARCH_UL_bone_map",
     "MOTIONSEARCH_UL_captions",
+    "MOTIONSEARCH_UL_favourites",
+    "MOTIONSEARCH_UL_filter_items",
     "MOTIONSEARCH_UL_hits",
     "VIEW3D_PT_motion_search",
     "VIEW3D_PT_motion_search_bone_map",
     "VIEW3D_PT_motion_search_colouring",
     "VIEW3D_PT_motion_search_describe",
+    "VIEW3D_PT_motion_search_favourites",
+    "VIEW3D_PT_motion_search_filters",
     "VIEW3D_PT_motion_search_import",
     "classes",
 ]
@@ -32,11 +36,16 @@ def _wrapped(layout: bpy.types.UILayout, context: bpy.types.Context, text: str, 
 
 
 class MOTIONSEARCH_UL_hits(bpy.types.UIList):
-    """Search results: thumbnail, caption, score, duration, dataset."""
+    """Search results: pick box (sequences), thumbnail, caption, score, duration, dataset, favourite star.
+
+    Blender calls ``draw_item`` only for the rows on screen, so a long list (100 hits, "more results")
+    costs what the visible rows cost (``scripts/bench_addon_hits.py``).
+    """
 
     def draw_item(self, context, layout, data, item, icon, active_data, active_property, index=0, flt_flag=0):
         icon_id = previews.icon_id(previews.key_for_preview(item.motion_id))
         row = layout.row(align=True)
+        row.prop(item, "picked", text="")
         if icon_id:
             row.template_icon(icon_value=icon_id, scale=1.6)
         else:
@@ -44,6 +53,32 @@ class MOTIONSEARCH_UL_hits(bpy.types.UIList):
         col = row.column(align=True)
         col.label(text=item.caption or item.motion_id)
         col.label(text=f"{item.score:.3f} | {item.duration:.1f} s | {item.dataset}")
+        star = row.operator(
+            "motion_search.favourite_toggle",
+            text="",
+            icon="SOLO_ON" if item.favourite else "SOLO_OFF",
+            emboss=False,
+        )
+        star.index = index
+
+
+class MOTIONSEARCH_UL_filter_items(bpy.types.UIList):
+    """A dataset or tag of the served library, ticked to filter by it."""
+
+    def draw_item(self, context, layout, data, item, icon, active_data, active_property, index=0, flt_flag=0):
+        row = layout.row(align=True)
+        row.prop(item, "use", text="")
+        row.label(text=item.name)
+        row.label(text=f"{item.clips}" + (" · commercial" if item.commercial_use else ""))
+
+
+class MOTIONSEARCH_UL_favourites(bpy.types.UIList):
+    """Starred clips (kept in the preferences)."""
+
+    def draw_item(self, context, layout, data, item, icon, active_data, active_property, index=0, flt_flag=0):
+        col = layout.column(align=True)
+        col.label(text=item.caption or item.motion_id, icon="SOLO_ON")
+        col.label(text=f"{item.motion_id} | {item.duration:.1f} s | {item.dataset}")
 
 
 class MOTIONSEARCH_UL_captions(bpy.types.UIList):
@@ -98,12 +133,19 @@ class VIEW3D_PT_motion_search(_Base, bpy.types.Panel):
             layout.operator("motion_search.check_backend", icon="URL")
             return
         layout.template_list("MOTIONSEARCH_UL_hits", "", st, "hits", st, "hit_index", rows=4)
+        if st.more_available:
+            layout.operator("motion_search.more_results", icon="DOWNARROW_HLT")
         if not (0 <= st.hit_index < len(st.hits)):
             return
         hit = st.hits[st.hit_index]
         box = layout.box()
         _wrapped(box, context, hit.caption, icon="TEXT")
         box.label(text=f"{hit.motion_id} ({hit.dataset})")
+        if hit.licence or hit.tags:
+            use = "commercial use allowed" if hit.commercial_use else "no commercial use"
+            box.label(
+                text=f"{hit.licence or 'licence unknown'}: {use}" + (f" | {hit.tags}" if hit.tags else "")
+            )
         box.label(
             text=f"score {hit.score:.3f} | {hit.duration:.1f} s | best {hit.segment_start:.1f}-{hit.segment_end:.1f} s"
         )
@@ -133,8 +175,71 @@ class VIEW3D_PT_motion_search_import(_Base, bpy.types.Panel):
         prefs = addon_prefs(context)
         if prefs is not None:
             layout.prop(prefs, "import_target", expand=True)
-            layout.prop(prefs, "root_motion")
+            layout.prop(prefs, "clip_range", expand=True)
+            if prefs.clip_range == "SEGMENT":
+                layout.prop(prefs, "segment_margin")
+            layout.prop(prefs, "import_start", expand=True)
+            layout.prop(prefs, "import_place", expand=True)
+            row = layout.row()
+            row.prop(prefs, "root_motion")
+            row.prop(prefs, "mirror")
         layout.operator("motion_search.import_selected", icon="IMPORT")
+        picked = sum(1 for h in context.window_manager.motion_search.hits if h.picked)
+        row = layout.row(align=True)
+        row.operator("motion_search.import_sequence", text=f"Import {picked} Picked in Sequence", icon="NLA")
+        if prefs is not None:
+            row.prop(prefs, "sequence_gap")
+
+
+class VIEW3D_PT_motion_search_filters(_Base, bpy.types.Panel):
+    """Search filters: duration range, datasets, tags, commercial use (sent with the next search)."""
+
+    bl_label = "Filters"
+    bl_parent_id = "VIEW3D_PT_motion_search"
+    bl_options = {"DEFAULT_CLOSED"}  # noqa: RUF012 - Blender reads a set
+
+    def draw(self, context: bpy.types.Context) -> None:
+        st = context.window_manager.motion_search
+        layout = self.layout
+        row = layout.row(align=True)
+        row.prop(st, "min_duration", text="Min")
+        row.prop(st, "max_duration", text="Max")
+        layout.prop(st, "commercial_safe")
+        row = layout.row()
+        row.label(text=f"Library: {st.library_size} clips" if st.library_size >= 0 else "Library: not loaded")
+        row.operator("motion_search.library_refresh", text="", icon="FILE_REFRESH")
+        if len(st.datasets):
+            layout.label(text="Datasets (none ticked = all):")
+            layout.template_list(
+                "MOTIONSEARCH_UL_filter_items", "datasets", st, "datasets", st, "dataset_index", rows=3
+            )
+        if len(st.tags):
+            layout.label(text="Tags (clips with every ticked tag):")
+            layout.template_list("MOTIONSEARCH_UL_filter_items", "tags", st, "tags", st, "tag_index", rows=3)
+
+
+class VIEW3D_PT_motion_search_favourites(_Base, bpy.types.Panel):
+    """Starred clips, kept in the preferences; import one with the current import options."""
+
+    bl_label = "Favourites"
+    bl_parent_id = "VIEW3D_PT_motion_search"
+    bl_options = {"DEFAULT_CLOSED"}  # noqa: RUF012 - Blender reads a set
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        prefs = addon_prefs(context)
+        if prefs is None:
+            layout.label(text="Enable the add-on in Preferences to keep favourites", icon="ERROR")
+            return
+        if not len(prefs.favourites):
+            layout.label(text="Star a result to keep it here", icon="SOLO_OFF")
+            return
+        layout.template_list(
+            "MOTIONSEARCH_UL_favourites", "", prefs, "favourites", prefs, "favourite_index", rows=3
+        )
+        row = layout.row(align=True)
+        row.operator("motion_search.favourite_import", icon="IMPORT")
+        row.operator("motion_search.favourite_remove", text="", icon="X")
 
 
 class VIEW3D_PT_motion_search_describe(_Base, bpy.types.Panel):
@@ -211,8 +316,12 @@ classes = (
     MOTIONSEARCH_UL_hits,
     MOTIONSEARCH_UL_captions,
     MOTIONSEARCH_UL_bone_map,
+    MOTIONSEARCH_UL_filter_items,
+    MOTIONSEARCH_UL_favourites,
     VIEW3D_PT_motion_search,
+    VIEW3D_PT_motion_search_filters,
     VIEW3D_PT_motion_search_import,
+    VIEW3D_PT_motion_search_favourites,
     VIEW3D_PT_motion_search_describe,
     VIEW3D_PT_motion_search_colouring,
     VIEW3D_PT_motion_search_bone_map,

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Dataclasses mirroring the backend's JSON schemas (``docs/api.md``), plus request builders (pure).
+"""Dataclasses mirroring the backend's JSON schemas (``docs/api.md``) (pure; request bodies: ``bodies.py``).
 
 ``from_json`` checks every field the add-on relies on and raises :class:`BadResponseError` naming the
 field (``results[2].alignment.tokens``) when the server's answer does not follow the contract. Field names
@@ -14,19 +14,24 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BadResponseError, MotionDataError
+from .bodies import ALIGNMENT_MODES, MAX_RANK, alignment_request, describe_request, search_request
+from .errors import BadResponseError
 
 __all__ = [
     "ALIGNMENT_MODES",
+    "MAX_RANK",
     "Alignment",
     "AlignmentResult",
     "Caption",
+    "DatasetInfo",
     "DescribeResult",
     "Health",
+    "LibraryInfo",
     "MotionData",
     "MotionMetadata",
     "Prefs",
     "SearchHit",
+    "TagInfo",
     "TimeSpan",
     "TokenBest",
     "alignment_request",
@@ -34,10 +39,6 @@ __all__ = [
     "schema_fields",
     "search_request",
 ]
-
-
-#: values of ``POST /search`` ``alignment``: which hits the server explains in the answer
-ALIGNMENT_MODES = ("none", "top", "all")
 
 
 def _req(d: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -54,6 +55,13 @@ def _req(d: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
         names = "/".join(k.__name__ for k in kinds)
         raise BadResponseError(f"{where + '.' if where else ''}{key} must be {names}; got {type(v).__name__}")
     return v
+
+
+def _strings(values: Any, where: str) -> tuple[str, ...]:
+    """A list of strings."""
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise BadResponseError(f"{where} must be a list of strings; got {values!r:.80}")
+    return tuple(values)
 
 
 def _floats(values: Any, where: str, allow_none: bool = False) -> list:
@@ -82,6 +90,12 @@ class Prefs:
         token: optional API token (``Authorization: Bearer``).
         root_motion: keep the root's travel on import (False = in place).
         target: ``"NEW"`` (new armature) or ``"SELECTED"`` (the selected armature).
+        clip_range: ``"WHOLE"`` clip or only the matched ``"SEGMENT"`` (± ``margin`` seconds).
+        margin: seconds kept before and after the matched segment.
+        start: ``"SCENE"`` (the scene's start frame) or ``"PLAYHEAD"`` (the current frame).
+        place: ``"ACTION"`` (the target's active action) or ``"NLA"`` (a new NLA strip on a new track).
+        mirror: import mirrored (left <-> right).
+        gap: empty frames between clips imported in sequence.
     """
 
     url: str = "http://127.0.0.1:8765"
@@ -90,6 +104,12 @@ class Prefs:
     token: str = ""
     root_motion: bool = True
     target: str = "NEW"
+    clip_range: str = "WHOLE"
+    margin: float = 0.5
+    start: str = "SCENE"
+    place: str = "ACTION"
+    mirror: bool = False
+    gap: int = 10
 
 
 @dataclass(frozen=True)
@@ -193,7 +213,8 @@ class Alignment:
 @dataclass(frozen=True)
 class SearchHit:
     """One search result (also a ``similar_motions`` entry); ``alignment`` is None unless the search asked
-    for it (``POST /alignment`` explains a hit on demand)."""
+    for it (``POST /alignment`` explains a hit on demand). ``licence``, ``commercial_use`` and ``tags``
+    default to unknown / False / none when a server does not send them."""
 
     id: str
     score: float
@@ -203,6 +224,9 @@ class SearchHit:
     duration: float
     segment: TimeSpan
     alignment: Alignment | None
+    licence: str = ""
+    commercial_use: bool = False
+    tags: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, d: Any, where: str = "hit", need_alignment: bool = False) -> SearchHit:
@@ -218,12 +242,54 @@ class SearchHit:
             duration=_req(d, "duration", float, where),
             segment=TimeSpan.from_json(_req(d, "segment", dict, where), f"{where}.segment"),
             alignment=None if raw is None else Alignment.from_json(raw, f"{where}.alignment"),
+            licence=_req(d, "licence", str, where) if "licence" in d else "",
+            commercial_use=_req(d, "commercial_use", bool, where) if "commercial_use" in d else False,
+            tags=_strings(d["tags"], f"{where}.tags") if "tags" in d else (),
         )
 
     @classmethod
     def list_from_json(cls, d: Any) -> list[SearchHit]:
         """``POST /search`` answer -> hits, best first."""
         return [cls.from_json(h, f"results[{i}]") for i, h in enumerate(_req(d, "results", list, ""))]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """One dataset of the served library (``GET /library``)."""
+
+    name: str
+    clips: int
+    commercial_use: bool
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    """One tag of the served library (``GET /library``)."""
+
+    name: str
+    clips: int
+
+
+@dataclass(frozen=True)
+class LibraryInfo:
+    """``GET /library``: what the panel's dataset and tag filter menus offer."""
+
+    size: int
+    datasets: tuple[DatasetInfo, ...]
+    tags: tuple[TagInfo, ...]
+
+    @classmethod
+    def from_json(cls, d: Any) -> LibraryInfo:
+        datasets = tuple(
+            DatasetInfo(_req(x, "name", str, f"datasets[{i}]"), _req(x, "clips", int, f"datasets[{i}]"),
+                        _req(x, "commercial_use", bool, f"datasets[{i}]"))
+            for i, x in enumerate(_req(d, "datasets", list, ""))
+        )  # fmt: skip
+        tags = tuple(
+            TagInfo(_req(x, "name", str, f"tags[{i}]"), _req(x, "clips", int, f"tags[{i}]"))
+            for i, x in enumerate(_req(d, "tags", list, ""))
+        )
+        return cls(_req(d, "size", int, ""), datasets, tags)
 
 
 @dataclass(frozen=True)
@@ -337,58 +403,6 @@ class MotionData:
             id=_req(d, "id", str, ""), fps=fps, joint_names=names, parents=[int(p) for p in parents],
             joints=joints, metadata=MotionMetadata.from_json(_req(d, "metadata", dict, "")),
         )  # fmt: skip
-
-
-def search_request(
-    text: str,
-    k: int,
-    min_duration: float | None = None,
-    max_duration: float | None = None,
-    alignment: str = "none",
-) -> dict:
-    """Body of ``POST /search`` (``alignment``: one of :data:`ALIGNMENT_MODES`).
-
-    >>> search_request("a person waves", 5)
-    {'text': 'a person waves', 'k': 5, 'alignment': 'none'}
-    """
-    if alignment not in ALIGNMENT_MODES:
-        raise ValueError(f"alignment must be one of {', '.join(ALIGNMENT_MODES)}; got {alignment!r}")
-    body: dict[str, Any] = {"text": text, "k": int(k), "alignment": alignment}
-    if min_duration is not None:
-        body["min_duration"] = float(min_duration)
-    if max_duration is not None:
-        body["max_duration"] = float(max_duration)
-    return body
-
-
-def alignment_request(text: str, motion_id: str) -> dict:
-    """Body of ``POST /alignment``.
-
-    >>> alignment_request("a person waves", "clip_1")
-    {'text': 'a person waves', 'id': 'clip_1'}
-    """
-    return {"text": text, "id": motion_id}
-
-
-def describe_request(joints_yup: np.ndarray, fps: float, k: int) -> dict:
-    """Body of ``POST /describe``.
-
-    Args:
-        joints_yup: ``(T, 22, 3)`` SMPL-22 positions, metres, **Y up**.
-        fps: their frame rate.
-        k: captions / similar motions wanted.
-
-    Raises:
-        MotionDataError: wrong shape, no frames, non-finite values or a bad fps.
-    """
-    j = np.asarray(joints_yup, dtype=np.float64)
-    if j.ndim != 3 or j.shape[1:] != (22, 3) or j.shape[0] == 0:
-        raise MotionDataError(f"describe joints must have shape (T>0, 22, 3); got {j.shape}")
-    if not np.isfinite(j).all():
-        raise MotionDataError("describe joints contain non-finite values")
-    if not (math.isfinite(fps) and fps > 0):
-        raise MotionDataError(f"describe fps must be a positive number; got {fps}")
-    return {"joints": np.round(j, 5).tolist(), "fps": float(fps), "k": int(k)}
 
 
 def schema_fields() -> dict[str, set[str]]:

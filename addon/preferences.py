@@ -1,5 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Add-on preferences (backend URL, result count, timeout, import options) and their snapshot."""
+"""Add-on preferences (backend URL, result count, timeout, import options, favourites) and their snapshot.
+
+The import options are chosen in the Import panel at each import and remembered here; the favourites are
+hits the user starred (:class:`MotionSearchFavourite`), kept with Blender's preferences across sessions.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,33 @@ import bpy
 from .client import is_loopback
 from .payloads import Prefs
 
-__all__ = ["ADDON_ID", "MotionSearchPreferences", "addon_prefs", "classes", "online_access", "snapshot"]
+__all__ = [
+    "ADDON_ID",
+    "MotionSearchFavourite",
+    "MotionSearchPreferences",
+    "addon_prefs",
+    "classes",
+    "online_access",
+    "snapshot",
+]
 
 #: The add-on's module name (``bl_ext.<repo>.motion_search`` when installed as an extension).
 ADDON_ID = __package__
+
+
+class MotionSearchFavourite(bpy.types.PropertyGroup):
+    """A starred hit: enough to list it and import it again (from the backend it came from)."""
+
+    motion_id: bpy.props.StringProperty(name="Motion ID")  # type: ignore[valid-type]
+    caption: bpy.props.StringProperty(name="Caption")  # type: ignore[valid-type]
+    dataset: bpy.props.StringProperty(name="Dataset")  # type: ignore[valid-type]
+    duration: bpy.props.FloatProperty(name="Duration", unit="TIME_ABSOLUTE")  # type: ignore[valid-type]
+    licence: bpy.props.StringProperty(name="Licence")  # type: ignore[valid-type]
+    commercial_use: bpy.props.BoolProperty(name="Commercial Use")  # type: ignore[valid-type]
+    segment_start: bpy.props.FloatProperty(name="Segment Start")  # type: ignore[valid-type]
+    segment_end: bpy.props.FloatProperty(name="Segment End")  # type: ignore[valid-type]
+    text: bpy.props.StringProperty(name="Query", description="The search that found it (colours the import)")  # type: ignore[valid-type]
+    backend_url: bpy.props.StringProperty(name="Backend", description="The backend serving this clip")  # type: ignore[valid-type]
 
 
 class MotionSearchPreferences(bpy.types.AddonPreferences):
@@ -50,6 +77,52 @@ class MotionSearchPreferences(bpy.types.AddonPreferences):
         ),
         default="NEW",
     )
+    clip_range: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Range",
+        items=(
+            ("WHOLE", "Whole Clip", "Import every frame of the clip"),
+            ("SEGMENT", "Matched Segment", "Import only the part that matched the text (± the margin)"),
+        ),
+        default="WHOLE",
+    )
+    segment_margin: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Margin", description="Seconds kept before and after the matched segment", default=0.5,
+        min=0.0, max=60.0, unit="TIME_ABSOLUTE",
+    )  # fmt: skip
+    import_start: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Start",
+        items=(
+            ("SCENE", "Scene Start", "The clip starts at the scene's start frame"),
+            ("PLAYHEAD", "Playhead", "The clip starts at the current frame"),
+        ),
+        default="SCENE",
+    )
+    import_place: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="As",
+        items=(
+            ("ACTION", "Active Action", "The clip becomes the armature's active action"),
+            (
+                "NLA",
+                "NLA Strip",
+                "The clip goes into a new NLA strip on a new track (the active action stays)",
+            ),
+        ),
+        default="ACTION",
+    )
+    mirror: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Mirror",
+        description="Import mirrored: left and right swapped, through the bone map",
+        default=False,
+    )
+    sequence_gap: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Gap",
+        description="Empty frames between clips imported in sequence",
+        default=10,
+        min=0,
+        max=10000,
+    )
+    favourites: bpy.props.CollectionProperty(type=MotionSearchFavourite)  # type: ignore[valid-type]
+    favourite_index: bpy.props.IntProperty(name="Favourite", default=0)  # type: ignore[valid-type]
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -66,6 +139,16 @@ class MotionSearchPreferences(bpy.types.AddonPreferences):
         row = layout.row()
         row.prop(self, "root_motion")
         row.prop(self, "import_target")
+        row = layout.row()
+        row.prop(self, "clip_range")
+        row.prop(self, "segment_margin")
+        row = layout.row()
+        row.prop(self, "import_start")
+        row.prop(self, "import_place")
+        row = layout.row()
+        row.prop(self, "mirror")
+        row.prop(self, "sequence_gap")
+        layout.label(text=f"{len(self.favourites)} favourites (listed in the sidebar's Favourites panel)")
 
 
 def addon_prefs(context: bpy.types.Context | None = None) -> MotionSearchPreferences | None:
@@ -82,7 +165,8 @@ def snapshot(context: bpy.types.Context | None = None) -> Prefs:
         return Prefs()
     return Prefs(
         url=p.backend_url, k=p.result_count, timeout=p.timeout, token=p.api_token,
-        root_motion=p.root_motion, target=p.import_target,
+        root_motion=p.root_motion, target=p.import_target, clip_range=p.clip_range, margin=p.segment_margin,
+        start=p.import_start, place=p.import_place, mirror=p.mirror, gap=p.sequence_gap,
     )  # fmt: skip
 
 
@@ -91,4 +175,4 @@ def online_access() -> bool:
     return bool(getattr(bpy.app, "online_access", True))
 
 
-classes = (MotionSearchPreferences,)
+classes = (MotionSearchFavourite, MotionSearchPreferences)

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Property groups: the panel's state on the WindowManager and per-armature state on Objects.
 
-* ``WindowManager.motion_search`` (:class:`MotionSearchState`): query, results, selection, matched words,
-  describe captions and the status line. Session-only, like any WindowManager property.
+* ``WindowManager.motion_search`` (:class:`MotionSearchState`): query, search filters (duration range,
+  dataset and tag menus filled from ``GET /library``, commercial-safe), results (with the multi-selection
+  for sequences and the paging state), selection, matched words, describe captions and the status line.
+  Session-only, like any WindowManager property (favourites live in the preferences).
 * ``Object.motion_search`` (:class:`MotionSearchObject`): what was imported / described on that armature
   (clip id, text, alignment as JSON, where the clip starts), its editable bone map and the colouring
   toggle. Saved with the .blend file.
@@ -20,6 +22,7 @@ from .skeleton import SMPL_JOINT_NAMES
 __all__ = [
     "MotionSearchBoneMapItem",
     "MotionSearchCaption",
+    "MotionSearchFilterItem",
     "MotionSearchHit",
     "MotionSearchObject",
     "MotionSearchState",
@@ -30,6 +33,7 @@ __all__ = [
     "object_state",
     "redraw",
     "register_properties",
+    "search_filters",
     "set_bone_map",
     "set_status",
     "state",
@@ -67,6 +71,21 @@ class MotionSearchHit(bpy.types.PropertyGroup):
     segment_start: bpy.props.FloatProperty(name="Segment Start")  # type: ignore[valid-type]
     segment_end: bpy.props.FloatProperty(name="Segment End")  # type: ignore[valid-type]
     alignment_json: bpy.props.StringProperty(name="Alignment")  # type: ignore[valid-type]
+    licence: bpy.props.StringProperty(name="Licence")  # type: ignore[valid-type]
+    commercial_use: bpy.props.BoolProperty(name="Commercial Use")  # type: ignore[valid-type]
+    tags: bpy.props.StringProperty(name="Tags", description="Comma-separated tags of the clip")  # type: ignore[valid-type]
+    picked: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Pick", description="Pick this result for 'Import Picked in Sequence'", default=False
+    )
+    favourite: bpy.props.BoolProperty(name="Favourite")  # type: ignore[valid-type]
+
+
+class MotionSearchFilterItem(bpy.types.PropertyGroup):
+    """One entry of the dataset or tag filter menu (from ``GET /library``)."""
+
+    clips: bpy.props.IntProperty(name="Clips")  # type: ignore[valid-type]
+    commercial_use: bpy.props.BoolProperty(name="Commercial Use")  # type: ignore[valid-type]
+    use: bpy.props.BoolProperty(name="Use", description="Search only clips of this entry", default=False)  # type: ignore[valid-type]
 
 
 class MotionSearchWord(bpy.types.PropertyGroup):
@@ -113,6 +132,28 @@ class MotionSearchState(bpy.types.PropertyGroup):
     status_is_error: bpy.props.BoolProperty(name="Error", default=False)  # type: ignore[valid-type]
     explain_key: bpy.props.StringProperty(name="Explain Image")  # type: ignore[valid-type]
     show_words: bpy.props.BoolProperty(name="Matched Words", default=True)  # type: ignore[valid-type]
+    min_duration: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Min Duration", description="Only clips at least this long (0 = no minimum)", default=0.0,
+        min=0.0, max=600.0, unit="TIME_ABSOLUTE",
+    )  # fmt: skip
+    max_duration: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Max Duration", description="Only clips at most this long (0 = no maximum)", default=0.0,
+        min=0.0, max=600.0, unit="TIME_ABSOLUTE",
+    )  # fmt: skip
+    commercial_safe: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Commercial Use Only",
+        description="Only clips whose licence allows commercial use",
+        default=False,
+    )
+    datasets: bpy.props.CollectionProperty(type=MotionSearchFilterItem)  # type: ignore[valid-type]
+    dataset_index: bpy.props.IntProperty(name="Dataset", default=0)  # type: ignore[valid-type]
+    tags: bpy.props.CollectionProperty(type=MotionSearchFilterItem)  # type: ignore[valid-type]
+    tag_index: bpy.props.IntProperty(name="Tag", default=0)  # type: ignore[valid-type]
+    library_size: bpy.props.IntProperty(name="Library Size", default=-1)  # type: ignore[valid-type]
+    searched_filters: bpy.props.StringProperty(
+        name="Searched Filters", description="Filters of the listed search (JSON)"
+    )  # type: ignore[valid-type]
+    more_available: bpy.props.BoolProperty(name="More Results", default=False)  # type: ignore[valid-type]
 
 
 class MotionSearchObject(bpy.types.PropertyGroup):
@@ -179,6 +220,26 @@ def set_bone_map(obj: bpy.types.Object, mapping: dict[str, str]) -> None:
         row.bone = mapping.get(joint, "")
 
 
+def search_filters(st: MotionSearchState) -> dict[str, Any]:
+    """The panel's search filters as ``POST /search`` keywords (see ``bodies.search_request``).
+
+    Raises:
+        MotionDataError: a minimum duration above the maximum.
+    """
+    lo, hi = st.min_duration, st.max_duration
+    if lo > 0 and hi > 0 and lo > hi:
+        from .errors import MotionDataError
+
+        raise MotionDataError(f"Min Duration ({lo:g} s) is longer than Max Duration ({hi:g} s)")
+    return {
+        "min_duration": lo if lo > 0 else None,
+        "max_duration": hi if hi > 0 else None,
+        "datasets": [d.name for d in st.datasets if d.use],
+        "tags": [t.name for t in st.tags if t.use],
+        "commercial_safe": bool(st.commercial_safe),
+    }
+
+
 def alignment_dict(text: str) -> dict[str, Any] | None:
     """Parse a stored alignment JSON string (None when empty)."""
     return json.loads(text) if text else None
@@ -186,6 +247,7 @@ def alignment_dict(text: str) -> dict[str, Any] | None:
 
 classes = (
     MotionSearchHit,
+    MotionSearchFilterItem,
     MotionSearchWord,
     MotionSearchCaption,
     MotionSearchBoneMapItem,

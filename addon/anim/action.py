@@ -21,6 +21,7 @@ import numpy as np
 __all__ = [
     "Channel",
     "action_fcurves",
+    "add_strip",
     "assign_action",
     "channel_container",
     "ensure_slot",
@@ -89,6 +90,33 @@ def assign_action(obj: bpy.types.Object, action: bpy.types.Action) -> bpy.types.
         if current is None or current.handle != slot.handle:
             ad.action_slot = slot
     return slot
+
+
+def add_strip(
+    obj: bpy.types.Object, action: bpy.types.Action, frame_start: int, track_name: str
+) -> bpy.types.NlaStrip:
+    """Put ``action`` into a new NLA strip starting at ``frame_start`` on the track ``track_name``.
+
+    The track is created (on top of the others) unless ``obj`` already has one of that name; on 4.4+ the
+    strip plays the action's slot for ``obj``. The active action is left as it is.
+
+    Raises:
+        RuntimeError: the strip would overlap a strip already on the track (Blender's own message).
+    """
+    ad = obj.animation_data or obj.animation_data_create()
+    track = ad.nla_tracks.get(track_name)
+    if track is None:
+        track = ad.nla_tracks.new()
+        track.name = track_name
+    slot = ensure_slot(action, obj)
+    strip = track.strips.new(action.name, int(frame_start), action)
+    if (
+        slot is not None
+        and hasattr(strip, "action_slot")
+        and (strip.action_slot is None or strip.action_slot.handle != slot.handle)
+    ):
+        strip.action_slot = slot
+    return strip
 
 
 def channel_container(action: bpy.types.Action, obj: bpy.types.ID, create: bool = True):

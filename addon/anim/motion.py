@@ -17,6 +17,12 @@ precision (measured < 0.001 mm), so the 1 mm contract always holds.
 Selected armature (retarget): mapped bones get rotation keys (quaternions; their rotation mode is switched
 to quaternion), the bone mapped to the pelvis gets location keys scaled by the ratio of the rig's leg
 length to the clip's; unmapped bones are reset to their rest pose.
+
+Import options (:class:`ImportOptions`, see ``clipedit.py`` for the maths): only the served frames of the
+matched segment ± a margin (the pelvis then starts over the origin, as a whole clip does); mirrored (left
+<-> right joints swapped and X negated before the solve, so every mapped bone follows its mirrored joint);
+the first key at any frame (scene start or playhead); and the keys in the armature's active action or in a
+new NLA strip (on a new track, or on a given one for sequences; the active action is left alone).
 """
 
 from __future__ import annotations
@@ -28,16 +34,37 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
+from ..clipedit import anchor_root, mirror_joints
 from ..payloads import MotionData
 from ..posing import location_residual, matrices_to_quaternions, solve_pose
 from ..skeleton import bone_lengths, remove_root_motion, resample, tpose_rest, yup_to_zup
-from .action import Channel, assign_action, new_action, write_channels
+from .action import Channel, add_strip, assign_action, new_action, write_channels
 from .armature import build_armature, rig_spec
 
-__all__ = ["LOCATION_TOLERANCE", "ImportResult", "import_motion", "scene_fps"]
+__all__ = ["LOCATION_TOLERANCE", "ImportOptions", "ImportResult", "import_motion", "scene_fps"]
 
 #: Largest head error (metres) accepted without per-bone location keys on the new armature.
 LOCATION_TOLERANCE = 0.0005
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How one clip is imported (the defaults are the plain import).
+
+    Attributes:
+        frames: ``(first, last)`` served frames to import, inclusive (None = the whole clip).
+        mirror: swap left and right.
+        frame_start: scene frame of the first key (None = the scene's start frame).
+        as_strip: put the action into a new NLA strip instead of making it the active action.
+        track_name: NLA track for the strip ("" = a new track named after the clip); an existing track of
+            that name on the armature is reused (sequences put every clip on one track).
+    """
+
+    frames: tuple[int, int] | None = None
+    mirror: bool = False
+    frame_start: int | None = None
+    as_strip: bool = False
+    track_name: str = ""
 
 
 @dataclass
@@ -53,6 +80,8 @@ class ImportResult:
         joints: ``(T, J, 3)`` the target joints per scene frame, armature space (Blender, Z up).
         location_keys: whether child bones got location keys.
         residual: head error (armature units) without child location keys (new armature only; else 0).
+        clip_origin: scene frame of the served clip's time 0 (before ``frame_start`` for a segment).
+        strip: the NLA strip holding the action (None when it is the active action).
     """
 
     obj: bpy.types.Object
@@ -63,6 +92,8 @@ class ImportResult:
     joints: np.ndarray
     location_keys: bool
     residual: float
+    clip_origin: float = 0.0
+    strip: bpy.types.NlaStrip | None = None
 
 
 def scene_fps(scene: bpy.types.Scene) -> float:
@@ -95,6 +126,7 @@ def import_motion(
     root_motion: bool = True,
     name: str | None = None,
     progress: Callable[[float], None] | None = None,
+    options: ImportOptions | None = None,
 ) -> ImportResult:
     """Key a served clip onto a new or an existing armature.
 
@@ -106,14 +138,21 @@ def import_motion(
         root_motion: keep the travel (False: the pelvis stays above its first position).
         name: name of the new armature / action (default: the clip id).
         progress: called with a fraction in ``[0, 1]`` while keys are written.
+        options: segment, mirror, start frame and NLA placement (:class:`ImportOptions`).
 
     Returns:
         :class:`ImportResult`.
     """
+    opts = options or ImportOptions()
     scene = context.scene
     fps = scene_fps(scene)
     names = list(motion.joint_names)
-    zup = yup_to_zup(motion.joints)
+    first, last = opts.frames if opts.frames is not None else (0, motion.joints.shape[0] - 1)
+    zup = yup_to_zup(motion.joints[first : last + 1])
+    if opts.mirror:
+        zup = mirror_joints(zup, names)
+    if first > 0:
+        zup = anchor_root(zup, root=0)
     joints = resample(zup, motion.fps, fps)
     if not root_motion:
         joints = remove_root_motion(joints, root=0)
@@ -141,7 +180,7 @@ def import_motion(
     basis, _ = solve_pose(spec, joints, names, motion.parents, exact_heads=exact, root_scale=scale)
     residual = location_residual(spec, basis, joints) if exact else 0.0
     child_locations = exact and residual > LOCATION_TOLERANCE
-    frame_start = int(scene.frame_start)
+    frame_start = int(scene.frame_start if opts.frame_start is None else opts.frame_start)
     frames = frame_start + np.arange(joints.shape[0], dtype=np.float64)
     channels: list[Channel] = []
     for b, bone in enumerate(spec.bone_names):
@@ -155,7 +194,7 @@ def import_motion(
         if jj == 0 or child_locations:
             loc = basis[:, b, :3, 3]
             channels += [Channel(_path(bone, "location"), i, bone, frames, loc[:, i]) for i in range(3)]
-    action = new_action(f"{label} motion")
+    action = new_action(f"{label} motion" + (" (mirrored)" if opts.mirror else ""))
     wm = context.window_manager
     wm.progress_begin(0, max(len(channels), 1))
     try:
@@ -172,13 +211,20 @@ def import_motion(
         if spec.bone_joint[spec.bone_names.index(pb.name)] >= 0:
             pb.rotation_mode = "QUATERNION"
         pb.matrix_basis = Matrix.Identity(4)
-    assign_action(obj, action)
+    strip = None
+    if opts.as_strip:
+        strip = add_strip(obj, action, frame_start, opts.track_name or f"Motion Search {label}")
+    else:
+        assign_action(obj, action)
     frame_end = int(frames[-1])
     scene.frame_end = max(scene.frame_end, frame_end)
+    origin = frame_start - first * fps / motion.fps
     st = obj.motion_search
     st.clip_id = motion.id
-    st.frame_start = float(frame_start)
-    return ImportResult(obj, action, frame_start, frame_end, fps, joints, child_locations, residual)
+    st.frame_start = float(origin)
+    return ImportResult(
+        obj, action, frame_start, frame_end, fps, joints, child_locations, residual, origin, strip
+    )
 
 
 def _straight_pose(joints: np.ndarray, parents: list[int]) -> np.ndarray:
