@@ -194,7 +194,7 @@ def mixed_load(url: str, clients: int, duration: float) -> dict[str, Any]:
         t.start()
     samples = []  # RSS every 10 s while the load runs: a plateau or a climb
     while any(t.is_alive() for t in threads):
-        threads[0].join(timeout=10.0)
+        time.sleep(min(10.0, max(0.5, stop_at - time.monotonic())))
         samples.append(rss_mb(pid))
     for t in threads:
         t.join()
