@@ -415,4 +415,7 @@ def schema_fields() -> dict[str, set[str]]:
     out["HealthResponse"] = out.pop("Health")
     out["DescribeResponse"] = out.pop("DescribeResult")
     out["MotionData"] = {f.name for f in fields(MotionData)}
+    out["LibrarySummary"] = {f.name for f in fields(LibraryInfo)}
+    out["DatasetFacet"] = {f.name for f in fields(DatasetInfo)}
+    out["TagFacet"] = {f.name for f in fields(TagInfo)}
     return out

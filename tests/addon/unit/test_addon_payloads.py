@@ -122,6 +122,47 @@ def test_request_bodies_pass_server_validation() -> None:
         payloads.describe_request(joints, 0.0, 3)
 
 
+def test_search_filters_and_paging_pass_server_validation() -> None:
+    body = payloads.search_request(
+        "a person waves", 10, 1.0, 8.0, datasets=["bandai-namco-1", "user"], tags=["mine"],
+        commercial_safe=True, offset=990,
+    )  # fmt: skip
+    req = schemas.SearchRequest.model_validate(body)
+    assert (req.datasets, req.tags, req.commercial_safe, req.offset) == (
+        ["bandai-namco-1", "user"],
+        ["mine"],
+        True,
+        990,
+    )
+    assert (req.min_duration, req.max_duration) == (1.0, 8.0)
+    plain = payloads.search_request("walk", 3)
+    assert not {"datasets", "tags", "commercial_safe", "offset"} & set(plain)  # unset filters are not sent
+    with pytest.raises(ValueError, match="first 1000 hits"):
+        payloads.search_request("walk", 11, offset=990)
+    with pytest.raises(ValueError, match="first 1000 hits"):
+        payloads.search_request("walk", 3, offset=-1)
+
+
+def test_library_summary_and_hit_licence_parse() -> None:
+    summary = schemas.LibrarySummary.model_validate({
+        "size": 7, "datasets": [{"name": "bandai-namco-1", "clips": 5, "commercial_use": False},
+                                {"name": "user", "clips": 2, "commercial_use": True}],
+        "tags": [{"name": "mine", "clips": 2}],
+    }).model_dump(mode="json")  # fmt: skip
+    info = payloads.LibraryInfo.from_json(summary)
+    assert info.size == 7 and [d.name for d in info.datasets] == ["bandai-namco-1", "user"]
+    assert info.datasets[1].commercial_use and info.tags[0] == payloads.TagInfo("mine", 2)
+    with pytest.raises(BadResponseError, match=r"datasets\[0\]\.clips must be int"):
+        payloads.LibraryInfo.from_json(
+            {**summary, "datasets": [{"name": "x", "clips": "5", "commercial_use": True}]}
+        )
+    hit = {**_hit(), "licence": "CC0-1.0", "commercial_use": True, "tags": ["mine", "studio"]}
+    parsed = payloads.SearchHit.from_json(schemas.SearchHit.model_validate(hit).model_dump(mode="json"))
+    assert (parsed.licence, parsed.commercial_use, parsed.tags) == ("CC0-1.0", True, ("mine", "studio"))
+    with pytest.raises(BadResponseError, match=r"hit\.tags must be a list of strings"):
+        payloads.SearchHit.from_json({**hit, "tags": "mine"})
+
+
 def test_heat_scale_and_key_types() -> None:
     s = np.linspace(0, 1, 101)
     rgb = heat.heat_colours(s)
