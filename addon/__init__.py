@@ -12,7 +12,9 @@ from . import (
     ops_colour,
     ops_favourites,
     ops_find,
+    ops_folder,
     ops_import,
+    ops_library,
     ops_search,
     panels,
     preferences,
@@ -22,7 +24,8 @@ from . import (
 
 __all__ = ["register", "unregister"]
 
-_MODULES = (preferences, properties, ops_search, ops_find, ops_import, ops_favourites, ops_colour, panels)
+_MODULES = (preferences, properties, ops_search, ops_find, ops_import, ops_favourites, ops_colour, panels,
+            ops_library, ops_folder)  # fmt: skip
 
 
 def register() -> None:
@@ -32,8 +35,8 @@ def register() -> None:
     for module in _MODULES:
         for cls in module.classes:
             bpy.utils.register_class(cls)
-        if module is properties:
-            properties.register_properties()
+        if hasattr(module, "register_properties"):  # properties, ops_library: after their classes
+            module.register_properties()
     jobs.start_timer()
 
 
@@ -44,7 +47,7 @@ def unregister() -> None:
     jobs.stop_timer()
     previews.close()
     for module in reversed(_MODULES):
-        if module is properties:
-            properties.unregister_properties()
+        if hasattr(module, "unregister_properties"):
+            module.unregister_properties()
         for cls in reversed(module.classes):
             bpy.utils.unregister_class(cls)

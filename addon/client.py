@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import socket
 import urllib.error
 import urllib.parse
@@ -29,8 +30,10 @@ from .errors import (
     BackendTimeoutError,
     BackendUnreachableError,
     BadResponseError,
+    MotionDataError,
     OnlineAccessError,
 )
+from .library import ClipInfo, LibraryAdded, add_joints_request, multipart_body, upload_fields
 from .payloads import (
     AlignmentResult,
     DescribeResult,
@@ -95,15 +98,23 @@ class BackendClient:
 
     # ------------------------------------------------------------------------------------------ transport
     def _request(
-        self, method: str, path: str, body: Any = None, query: dict | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: dict | None = None,
+        raw: tuple[bytes, str] | None = None,
     ) -> tuple[bytes, str]:
-        """Send one request; returns ``(body bytes, content type)``."""
+        """Send one request (a JSON ``body``, or ``raw`` = ``(bytes, content type)``); returns ``(body
+        bytes, content type)``."""
         if not self.online_access and not is_loopback(self.url):
             raise OnlineAccessError(self.url)
         full = self.url + path + (("?" + urllib.parse.urlencode(query)) if query else "")
         data = None
         headers = {"User-Agent": _USER_AGENT, "Accept": "application/json, image/png, text/plain"}
-        if body is not None:
+        if raw is not None:
+            data, headers["Content-Type"] = raw
+        elif body is not None:
             data = json.dumps(body, separators=(",", ":")).encode("utf-8")
             headers["Content-Type"] = "application/json"
         if self.token:
@@ -148,10 +159,17 @@ class BackendClient:
         text = raw.decode("utf-8", "replace").strip()
         return text[:300] if text else str(exc.reason)
 
-    def _json(self, method: str, path: str, body: Any = None, query: dict | None = None) -> Any:
-        raw, _ = self._request(method, path, body, query)
+    def _json(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: dict | None = None,
+        raw: tuple[bytes, str] | None = None,
+    ) -> Any:
+        answer, _ = self._request(method, path, body, query, raw)
         try:
-            return json.loads(raw.decode("utf-8"))
+            return json.loads(answer.decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadResponseError(f"{self.url}{path} did not answer JSON ({exc})") from None
 
@@ -203,3 +221,26 @@ class BackendClient:
     def describe(self, joints_yup: np.ndarray, fps: float, k: int = 5) -> DescribeResult:
         """``POST /describe`` with ``(T, 22, 3)`` Y-up joints at ``fps``."""
         return DescribeResult.from_json(self._json("POST", "/describe", describe_request(joints_yup, fps, k)))
+
+    def add_joints(self, joints_yup: np.ndarray, fps: float, info: ClipInfo) -> LibraryAdded:
+        """``POST /library`` with ``(T, 22, 3)`` Y-up joints at ``fps`` (a sampled action) and ``info``."""
+        return LibraryAdded.from_json(
+            self._json("POST", "/library", add_joints_request(joints_yup, fps, info))
+        )
+
+    def add_file(self, path: str, info: ClipInfo, asf: str = "") -> LibraryAdded:
+        """``POST /library`` multipart upload of a motion file (an ``.amc`` with its ``asf`` skeleton)."""
+        files = {"file": (os.path.basename(path), _read(path))}
+        if asf:
+            files["asf"] = (os.path.basename(asf), _read(asf))
+        raw = multipart_body(upload_fields(info), files)
+        return LibraryAdded.from_json(self._json("POST", "/library", raw=raw))
+
+
+def _read(path: str) -> bytes:
+    """A file's bytes; an unreadable file is a :class:`MotionDataError` naming it."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise MotionDataError(f"cannot read {path}: {exc.strerror or exc}") from None

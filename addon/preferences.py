@@ -15,6 +15,7 @@ from .payloads import Prefs
 __all__ = [
     "ADDON_ID",
     "MotionSearchFavourite",
+    "MotionSearchLibrary",
     "MotionSearchPreferences",
     "addon_prefs",
     "classes",
@@ -41,6 +42,32 @@ class MotionSearchFavourite(bpy.types.PropertyGroup):
     backend_url: bpy.props.StringProperty(name="Backend", description="The backend serving this clip")  # type: ignore[valid-type]
 
 
+def _on_library_url(self: MotionSearchLibrary, context: bpy.types.Context) -> None:
+    """Editing the URL of the selected library moves the add-on to it."""
+    prefs = addon_prefs(context)
+    if prefs is None or not (0 <= prefs.library_index < len(prefs.libraries)) or not self.url:
+        return
+    if prefs.libraries[prefs.library_index].as_pointer() == self.as_pointer():
+        prefs.backend_url = self.url
+
+
+class MotionSearchLibrary(bpy.types.PropertyGroup):
+    """A named library: one backend (``python -m backend serve --index DIR --port N``) and its URL."""
+
+    url: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="URL", description="Address of the backend serving this library", default="http://127.0.0.1:8765",
+        update=_on_library_url,
+    )  # fmt: skip
+
+
+def _on_library_selected(self: MotionSearchPreferences, context: bpy.types.Context) -> None:
+    """Picking a library in the list makes its backend the one the add-on talks to."""
+    if 0 <= self.library_index < len(self.libraries):
+        url = self.libraries[self.library_index].url
+        if url and self.backend_url != url:
+            self.backend_url = url
+
+
 class MotionSearchPreferences(bpy.types.AddonPreferences):
     """Preferences > Add-ons > Motion Search."""
 
@@ -51,6 +78,11 @@ class MotionSearchPreferences(bpy.types.AddonPreferences):
         description="Address of the Motion Search backend (start it with `bash scripts/run.sh`)",
         default="http://127.0.0.1:8765",
     )
+    libraries: bpy.props.CollectionProperty(type=MotionSearchLibrary)  # type: ignore[valid-type]
+    library_index: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Library", description="The library to search (its backend becomes the Backend URL)", default=-1,
+        update=_on_library_selected,
+    )  # fmt: skip
     api_token: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="API Token",
         description="Only for a remote backend started with --api-token",
@@ -132,6 +164,7 @@ class MotionSearchPreferences(bpy.types.AddonPreferences):
                 text="Online access is off: Preferences > System > Network > Allow Online Access",
                 icon="ERROR",
             )
+        _draw_libraries(layout, self)
         layout.prop(self, "api_token")
         row = layout.row()
         row.prop(self, "result_count")
@@ -149,6 +182,23 @@ class MotionSearchPreferences(bpy.types.AddonPreferences):
         row.prop(self, "mirror")
         row.prop(self, "sequence_gap")
         layout.label(text=f"{len(self.favourites)} favourites (listed in the sidebar's Favourites panel)")
+
+
+def _draw_libraries(layout: bpy.types.UILayout, prefs: MotionSearchPreferences) -> None:
+    """The named libraries (one backend each) with add / remove buttons."""
+    box = layout.box()
+    box.label(text="Libraries (each one a backend: python -m backend serve --index DIR --port N)")
+    row = box.row()
+    row.template_list(
+        "UI_UL_list", "motion_search_libraries", prefs, "libraries", prefs, "library_index", rows=3
+    )
+    col = row.column(align=True)
+    col.operator("motion_search.library_new", text="", icon="ADD")
+    col.operator("motion_search.library_remove", text="", icon="REMOVE")
+    if 0 <= prefs.library_index < len(prefs.libraries):
+        item = prefs.libraries[prefs.library_index]
+        box.prop(item, "name")
+        box.prop(item, "url")
 
 
 def addon_prefs(context: bpy.types.Context | None = None) -> MotionSearchPreferences | None:
@@ -175,4 +225,4 @@ def online_access() -> bool:
     return bool(getattr(bpy.app, "online_access", True))
 
 
-classes = (MotionSearchFavourite, MotionSearchPreferences)
+classes = (MotionSearchFavourite, MotionSearchLibrary, MotionSearchPreferences)

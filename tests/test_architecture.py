@@ -36,7 +36,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
 }
 NO_TORCH = ("backend.motion", "backend.library", "backend.errors")
 ADDON_FORBIDDEN = ("backend", "torch", "transformers", "timm", "fastapi")
-ADDON_PURE = ("client", "payloads", "skeleton", "rigmap", "heat", "posing", "errors", "jobs")
+ADDON_PURE = ("client", "payloads", "skeleton", "rigmap", "heat", "posing", "errors", "jobs", "library", "folder")
 
 
 def _module_name(path: Path) -> str:
