@@ -3,7 +3,9 @@
 * The bundled file loads; every concept of kind action/style has queries of both forms, absent concepts a pool.
 * No query equals (after normalisation) any sentence the caption generators can produce for the library --
   training captions and the library's held-out phrasings -- for any Bandai-Namco label pair, HDM05 class or
-  ReActIdle category (terse training forms are decontaminated in training: tests/training/test_caption_forms.py).
+  ReActIdle category, nor any caption of the library the run command built (CMU descriptions, their rewrites and
+  KIT-ML sentences included; skipped when ``data/library`` is not built). Terse training forms are decontaminated
+  in training (tests/training/test_levers.py).
 * Matchers select exactly the clips of the concept on real labelled clips; bad files raise DatasetError naming
   the concept.
 """
@@ -21,7 +23,12 @@ from backend.model.losses import normalise_caption
 
 def _all_library_phrasings() -> set[str]:
     from backend.library import caption_vocab as vocab
-    from backend.library.captions import IDLE_CATEGORIES, bandai_captions, captions_for, idle_captions
+    from backend.library.captions import (
+        IDLE_CATEGORIES,
+        bandai_captions,
+        captions_for,
+        idle_captions,
+    )
     from backend.library.hdm05 import CLASSES
 
     out: set[str] = set()
@@ -59,6 +66,19 @@ def test_queries_are_disjoint_from_every_library_phrasing() -> None:
     assert len(phrasings) > 10_000  # the generators really ran
     clashes = [q.text for q in load_query_set().queries if normalise_caption(q.text) in phrasings]
     assert clashes == []
+
+
+def test_queries_are_not_captions_of_the_built_library() -> None:
+    import json
+
+    clips = Path(__file__).resolve().parents[2] / "data" / "library" / "clips.jsonl"
+    if not clips.is_file():
+        pytest.skip(f"no built library at {clips.parent} (bash scripts/run.sh --no-serve builds it)")
+    captions = {
+        normalise_caption(c) for line in clips.read_text().splitlines() for c in json.loads(line)["captions"]
+    }
+    assert len(captions) > 1_000
+    assert [q.text for q in load_query_set().queries if normalise_caption(q.text) in captions] == []
 
 
 def test_matchers_select_the_concepts_clips(sided_library: Path) -> None:
