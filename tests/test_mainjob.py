@@ -76,6 +76,10 @@ def test_run_command_end_to_end(tmp_path: Path, shared_datasets: Path) -> None:
         assert len(results) == 3
         assert all(r["dataset"] == "cmu-bvh-samples" and r["duration"] > 0 for r in results)
         assert results[0]["score"] >= results[-1]["score"]
+        # the install instructions follow once the server answers (printed by a thread that polls /health)
+        deadline = time.monotonic() + 60
+        while "Install from Disk" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.5)
     finally:
         code = _stop(proc)
     assert code in (0, 130), log.read_text()[-3000:]
