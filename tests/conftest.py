@@ -100,3 +100,32 @@ def cmu_cgspeed() -> Path:
 def cmu_daz() -> Path:
     """Extracted cmu-daz-s02-16 archive root."""
     return extract_archive("cmu-daz-s02-16")
+
+
+@pytest.fixture(scope="session")
+def make_bandai2_library(bandai2: Path, tmp_path_factory: pytest.TempPathFactory):
+    """``make(name, actions, styles, split_of_take) -> Path``: a library folder of real Bandai-Namco-2 clips
+    (``<action>_<style>_<take>``), built as ``data build-library`` builds one (``bvh_to_clip`` +
+    ``LibraryWriter``, the library's labels and captions) with the given split per take number."""
+
+    def make(name: str, actions, styles, split_of_take: dict[int, str]) -> Path:
+        from backend.library.captions import captions_for
+        from backend.motion.convert import bvh_to_clip
+        from backend.motion.io.library import LibraryWriter
+
+        data = bandai2 / "dataset" / "Bandai-Namco-Research-Motiondataset-2" / "data"
+        root = tmp_path_factory.mktemp(name) / "library"
+        with LibraryWriter(root) as writer:
+            for action in actions:
+                for style in styles:
+                    for take, split in split_of_take.items():
+                        clip_id = f"bandai2_{action}_{style}_{take:03d}"
+                        clip = bvh_to_clip(data / f"dataset-2_{action}_{style}_{take:03d}.bvh", clip_id=clip_id,
+                                           dataset="bandai-namco-2", licence="CC BY-NC 4.0")  # fmt: skip
+                        clip.meta.labels = {"action": action, "style": style, "take": f"{take:03d}"}
+                        clip.meta.captions = captions_for(clip.meta.labels, clip_id)
+                        clip.meta.split = split
+                        writer.add(clip)
+        return root
+
+    return make

@@ -20,30 +20,9 @@ SPLIT_OF_TAKE = {1: "val", 2: "val", 3: "test", 4: "test"}
 
 
 @pytest.fixture(scope="session")
-def sided_library(bandai2: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def sided_library(make_bandai2_library) -> Path:
     """A 32-clip library folder of real clips (16 val, 16 test)."""
-    from backend.library.captions import captions_for
-    from backend.motion.convert import bvh_to_clip
-    from backend.motion.io.library import LibraryWriter
-
-    data = bandai2 / "dataset" / "Bandai-Namco-Research-Motiondataset-2" / "data"
-    root = tmp_path_factory.mktemp("sided-library") / "library"
-    with LibraryWriter(root) as writer:
-        for action in SIDED_ACTIONS:
-            for style in SIDED_STYLES:
-                for take, split in SPLIT_OF_TAKE.items():
-                    clip_id = f"bandai2_{action}_{style}_{take:03d}"
-                    clip = bvh_to_clip(
-                        data / f"dataset-2_{action}_{style}_{take:03d}.bvh",
-                        clip_id=clip_id,
-                        dataset="bandai-namco-2",
-                        licence="CC BY-NC 4.0",
-                    )
-                    clip.meta.labels = {"action": action, "style": style, "take": f"{take:03d}"}
-                    clip.meta.captions = captions_for(clip.meta.labels, clip_id)
-                    clip.meta.split = split
-                    writer.add(clip)
-    return root
+    return make_bandai2_library("sided-library", SIDED_ACTIONS, SIDED_STYLES, SPLIT_OF_TAKE)
 
 
 @pytest.fixture(scope="session")
