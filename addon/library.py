@@ -16,15 +16,17 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from .errors import AddonError, BadResponseError, MotionDataError
+from .errors import AddonError, BackendHTTPError, BadResponseError, MotionDataError
 
 __all__ = [
     "CAPTION_MAX_CHARS",
+    "ID_ATTEMPTS",
     "ID_MAX_CHARS",
     "MAX_TAGS",
     "TAG_MAX_CHARS",
@@ -33,6 +35,7 @@ __all__ = [
     "LibraryAdded",
     "LibraryInfoError",
     "add_joints_request",
+    "add_under_free_id",
     "caption_from_name",
     "clip_id_from_name",
     "library_label",
@@ -50,6 +53,9 @@ MAX_TAGS = 32
 TAG_MAX_CHARS = 64
 #: motion files larger than this are refused by the backend (``413``); the add-on skips them up front
 UPLOAD_MAX_BYTES = 64 * 1024 * 1024
+
+#: ids tried for a clip whose id a different clip has: ``<id>``, ``<id>_2``, ... ``<id>_<ID_ATTEMPTS>``
+ID_ATTEMPTS = 20
 
 _ID_BAD = re.compile(r"[^A-Za-z0-9_.-]+")
 _WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+")
@@ -253,3 +259,30 @@ def library_label(url: str, libraries: list[tuple[str, str]]) -> str:
         if normalise_url(other) == want and name.strip():
             return f"{name.strip()} ({want})"
     return want
+
+
+def add_under_free_id(send: Callable[[ClipInfo], LibraryAdded], info: ClipInfo) -> LibraryAdded:
+    """``send(info)``; while the backend answers ``409`` (a different clip has that id), again as ``<id>_2``,
+    ``<id>_3``, ... (at most :data:`ID_ATTEMPTS` ids).
+
+    An unchanged clip finds itself on the way (the backend answers an identical add with the clip it has), so
+    adding the same folder twice adds nothing new, while ``walk.bvh`` of two folders become ``walk`` and
+    ``walk_2``.
+
+    Raises:
+        BackendHTTPError: any other error answer, or the last ``409``.
+    """
+    if not info.id:
+        return send(info)
+
+    def numbered(n: int) -> ClipInfo:
+        suffix = f"_{n}" if n > 1 else ""
+        return replace(info, id=info.id[: ID_MAX_CHARS - len(suffix)] + suffix)
+
+    for n in range(1, ID_ATTEMPTS):
+        try:
+            return send(numbered(n))
+        except BackendHTTPError as exc:
+            if exc.status != 409:
+                raise
+    return send(numbered(ID_ATTEMPTS))

@@ -13,6 +13,7 @@ when run from a script (``EXEC_DEFAULT``). Timers never fire headless, so tests 
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 import bpy
@@ -21,7 +22,7 @@ from . import jobs
 from .client import BackendClient
 from .errors import AddonError
 from .folder import FolderItem, Outcome, scan_folder
-from .library import ClipInfo
+from .library import ClipInfo, add_under_free_id
 from .ops_library import clip_info, library_state, show_report
 from .ops_search import make_client
 from .preferences import snapshot
@@ -86,7 +87,8 @@ class FolderRun:
         if item.kind == "amc":
             info = clip_info(st, stem, single=False)
             client, path, asf = self.client, item.path, item.asf
-            self._submit(outcome, lambda emit: ([client.add_file(path, info, asf).id], []))
+            send = partial(client.add_file, path, asf=asf)
+            self._submit(outcome, lambda emit: ([add_under_free_id(send, info).id], []))
             return
         from .anim.batch import sample_file
 
@@ -100,7 +102,8 @@ class FolderRun:
             ids, errors = [], []
             for info, sampled in payload:
                 try:
-                    ids.append(client.add_joints(sampled.joints, sampled.fps, info).id)
+                    send = partial(client.add_joints, sampled.joints, sampled.fps)
+                    ids.append(add_under_free_id(send, info).id)
                 except AddonError as exc:
                     errors.append(f"{info.id}: {exc}" if len(payload) > 1 else str(exc))
             if errors and not ids:

@@ -10,13 +10,22 @@ operator's info report. Folders go through :mod:`.ops_folder`.
 
 from __future__ import annotations
 
+from functools import partial
+
 import bpy
 
 from . import jobs
 from .client import BackendClient
 from .errors import AddonError
 from .folder import Outcome, report_summary
-from .library import ClipInfo, caption_from_name, clip_id_from_name, library_label, parse_tags
+from .library import (
+    ClipInfo,
+    add_under_free_id,
+    caption_from_name,
+    clip_id_from_name,
+    library_label,
+    parse_tags,
+)
 from .ops_search import make_client
 from .preferences import addon_prefs, snapshot
 from .properties import set_bone_map, set_status
@@ -108,7 +117,8 @@ def upload_clips(
     def work(emit):
         for name, info, sampled in clips:
             try:
-                emit((name, client.add_joints(sampled.joints, sampled.fps, info).id, ""))
+                send = partial(client.add_joints, sampled.joints, sampled.fps)
+                emit((name, add_under_free_id(send, info).id, ""))
             except AddonError as exc:
                 emit((name, "", str(exc)))
         return len(clips)
@@ -281,6 +291,11 @@ class MOTIONSEARCH_OT_library_remove(bpy.types.Operator):
         return {"FINISHED"}
 
 
+def _searched(prefs) -> str:
+    """``"<library name> (<url>)"`` of the backend the add-on talks to (the URL alone when unnamed)."""
+    return library_label(prefs.backend_url, [(item.name, item.url) for item in prefs.libraries])
+
+
 class VIEW3D_PT_motion_search_library(bpy.types.Panel):
     """Which library the panel searches; add actions, files and folders to it."""
 
@@ -291,13 +306,18 @@ class VIEW3D_PT_motion_search_library(bpy.types.Panel):
     bl_parent_id = "VIEW3D_PT_motion_search"
     bl_options = {"DEFAULT_CLOSED"}  # noqa: RUF012 - Blender reads a set
 
+    def draw_header(self, context: bpy.types.Context) -> None:
+        """The library searched, in the header: visible while the panel is closed."""
+        prefs = addon_prefs(context)
+        if prefs is not None:
+            self.layout.label(text=_searched(prefs).split(" (")[0])
+
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         prefs = addon_prefs(context)
         st = library_state(context)
         if prefs is not None:
-            named = [(item.name, item.url) for item in prefs.libraries]
-            layout.label(text=f"Searching: {library_label(prefs.backend_url, named)}", icon="ASSET_MANAGER")
+            layout.label(text=f"Searching: {_searched(prefs)}", icon="ASSET_MANAGER")
             if len(prefs.libraries):  # picking one switches the backend (see preferences)
                 layout.template_list("UI_UL_list", "motion_search_libraries_panel", prefs, "libraries", prefs,
                                      "library_index", rows=2)  # fmt: skip

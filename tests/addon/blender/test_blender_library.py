@@ -245,6 +245,10 @@ def _folder(backend, tmp_path: Path, bandai1: Path, hdm05: Path) -> Path:
     (folder / "cmu" / "lonely").mkdir(parents=True)
     _mixamo_fbx(backend, folder / "Arm Swing.fbx")
     shutil.copy(bandai1 / BANDAI_DATA / "dataset-1_bye_normal_001.bvh", folder / "bye.bvh")
+    taken = (
+        "dataset-1_walk-back_normal_001.bvh"  # its id is the fixture clip's, which differs from this sampling
+    )
+    shutil.copy(bandai1 / BANDAI_DATA / taken, folder / taken)
     amc_dir = next(p.parent for p in hdm05.rglob("HDM_mm_grabHighR_018_120.amc"))
     shutil.copy(amc_dir / "HDM_mm.asf", folder / "cmu" / "HDM_mm.asf")
     shutil.copy(amc_dir / "HDM_mm_grabHighR_018_120.amc", folder / "cmu" / "HDM_mm_grabHighR_018_120.amc")
@@ -266,18 +270,29 @@ def test_add_folder_of_fbx_bvh_and_amc(
     assert _data_ids() == before, "the imports left data behind"
     assert bpy.context.scene == scene and scene.render.fps == 24
     rows = {r.text.split(":")[0]: r for r in info.reports}
-    assert set(rows) == {"Arm Swing.fbx", "bye.bvh", "cmu/HDM_mm_grabHighR_018_120.amc", "cmu/lonely/take.amc",
-                         "broken.bvh", "notes.txt"}, [r.text for r in info.reports]  # fmt: skip
-    ok = {name for name, r in rows.items() if r.ok}
-    assert ok == {"Arm Swing.fbx", "bye.bvh", "cmu/HDM_mm_grabHighR_018_120.amc"}, [
+    added = {
+        "Arm Swing.fbx",
+        "bye.bvh",
+        "cmu/HDM_mm_grabHighR_018_120.amc",
+        "dataset-1_walk-back_normal_001.bvh",
+    }
+    assert set(rows) == added | {"cmu/lonely/take.amc", "broken.bvh", "notes.txt"}, [
         r.text for r in info.reports
     ]
+    ok = {name for name, r in rows.items() if r.ok}
+    assert ok == added, [r.text for r in info.reports]
     assert "no .asf skeleton" in rows["cmu/lonely/take.amc"].text
     assert "BVH importer failed" in rows["broken.bvh"].text and "not a motion file" in rows["notes.txt"].text
-    assert info.summary.startswith("added 3 clips from 3 files; skipped 3 files")
-    assert _get(backend, "/library")["size"] == size + 3
+    assert info.summary.startswith("added 4 clips from 4 files; skipped 3 files")
+    assert _get(backend, "/library")["size"] == size + 4
     hits = {h["id"]: h for h in _search(backend, tags=["folder"])}
-    assert set(hits) == {"Arm_Swing", "bye", "cmu_HDM_mm_grabHighR_018_120"}
+    ids = {"Arm_Swing", "bye", "cmu_HDM_mm_grabHighR_018_120", "dataset-1_walk-back_normal_001_2"}
+    assert set(hits) == ids  # the taken id got the next free number
+    report = sorted(r.text for r in info.reports)
+    # the same folder again: every clip finds itself (identical adds), nothing new, the same report
+    assert bpy.ops.motion_search.library_add_folder(directory=str(folder)) == {"FINISHED"}
+    drain(240)
+    assert _get(backend, "/library")["size"] == size + 4 and sorted(r.text for r in info.reports) == report
     assert hits["Arm_Swing"]["caption"] == "arm swing" and hits["bye"]["caption"] == "bye"
     assert hits["Arm_Swing"]["duration"] == pytest.approx(36 / 24, abs=0.1)  # keys on frames 1..37 at 24 fps
     fbx = np.asarray(_get(backend, "/motions/Arm_Swing")["joints"])

@@ -7,10 +7,11 @@
   gives back every byte of both real HDM05 files and every text field (``tags`` comma-separated).
 * Ids, captions and tags made from names follow the server's rules (id pattern, 32 tags of 64 characters).
 * A real folder: FBX/BVH files are imported, an AMC is paired with the ASF whose name is its longest prefix,
-  an AMC without a skeleton and a non-motion file are skipped with the reason; sub-folders only on request.
+  an AMC without a skeleton and a non-motion file are skipped with the reason; sub-folders unless turned off.
 * The manifest asks for the ``files`` permission with a reason Blender's validator takes (at most 64
   characters, ending in a letter, digit or closing bracket; the real validator runs in tests/addon/blender).
-* ``BackendClient.add_file`` sends one multipart request with the boundary in its content type.
+* ``BackendClient.add_file`` sends one multipart request with the boundary in its content type; a ``409`` (the
+  id is another clip's) is retried as ``<id>_2``, ... up to ``ID_ATTEMPTS`` ids, within the id length limit.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import shutil
 import threading
 import tomllib
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -37,6 +39,7 @@ from addon.library import (
     LibraryAdded,
     LibraryInfoError,
     add_joints_request,
+    add_under_free_id,
     caption_from_name,
     clip_id_from_name,
     library_label,
@@ -224,13 +227,16 @@ def test_manifest_asks_for_files_with_a_valid_reason() -> None:
 
 
 class _Echo(BaseHTTPRequestHandler):
+    ids: list[str] = []  # noqa: RUF012 - every id asked for, in order
+
     def log_message(self, *args: object) -> None:
         pass
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         form = _parse_form(body, self.headers["Content-Type"])
-        if form.get("id") == "taken":
+        _Echo.ids.append(form.get("id", ""))
+        if form.get("id") == "taken" or form.get("caption") == "always taken":
             answer, status = {"detail": "clip id 'taken' exists already"}, 409
         else:
             answer, status = {"id": form["id"], "duration": len(form["file"][1]) / 1000}, 200
@@ -254,6 +260,15 @@ def test_client_add_file_sends_one_multipart_request(tmp_path: Path, hdm05: Path
         assert added == LibraryAdded("grab", amc.stat().st_size / 1000)
         with pytest.raises(BackendHTTPError, match="409.*'taken' exists already"):
             client.add_file(str(amc), ClipInfo(id="taken"))
+        send = partial(client.add_file, str(amc))
+        assert add_under_free_id(send, ClipInfo(id="taken")).id == "taken_2"  # the next free number
+        with pytest.raises(BackendHTTPError, match="'taken' exists"):  # the server says no to every number
+            add_under_free_id(
+                partial(client.add_file, str(amc)), ClipInfo(id="x" * 128, caption="always taken")
+            )
+        tried = _Echo.ids[-20:]
+        assert tried[0] == "x" * 128 and tried[1] == "x" * 126 + "_2" and tried[-1] == "x" * 125 + "_20"
+        assert all(len(i) <= 128 for i in tried) and _Echo.ids[-21] == "taken_2"
         with pytest.raises(MotionDataError, match="cannot read .*missing.amc"):
             client.add_file(str(tmp_path / "missing.amc"), ClipInfo())
     finally:
