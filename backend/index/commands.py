@@ -109,6 +109,14 @@ def run(args: argparse.Namespace) -> int:
         return _run(args, cmd)
 
 
+def _print_skipped(skipped: list[dict[str, str]]) -> None:
+    """List the files an add / create left out, each with its reason."""
+    if skipped:
+        print(f"skipped {len(skipped)} file(s):")
+        for s in skipped:
+            print(f"  {s['file']}: {s['reason']}")
+
+
 def _run(args: argparse.Namespace, cmd: str) -> int:
     from backend.errors import InvalidInputError
     from backend.index import build
@@ -143,10 +151,7 @@ def _run(args: argparse.Namespace, cmd: str) -> int:
             skipped=skipped,
         )
         print(f"added {len(ids)} clip(s): {', '.join(ids)}")
-        if skipped:
-            print(f"skipped {len(skipped)} file(s):")
-            for s in skipped:
-                print(f"  {s['file']}: {s['reason']}")
+        _print_skipped(skipped)
     elif cmd == "create":
         from backend.mainjob import DEFAULT_MODEL
 
@@ -166,8 +171,7 @@ def _run(args: argparse.Namespace, cmd: str) -> int:
             skipped=skipped,
         )
         print(f"created index {index.path}: {len(index)} clips, {index.num_windows} windows")
-        for s in skipped:
-            print(f"  skipped {s['file']}: {s['reason']}")
+        _print_skipped(skipped)
         print(f"serve it with: python -m backend serve --index {index.path}")
     elif cmd == "remove":
         ids = build.remove_from_index(args.index, args.ids)
