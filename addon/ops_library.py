@@ -10,6 +10,7 @@ operator's info report. Folders go through :mod:`.ops_folder`.
 
 from __future__ import annotations
 
+import itertools
 from functools import partial
 
 import bpy
@@ -48,6 +49,9 @@ __all__ = [
 ]
 
 
+_ADDS = itertools.count(1)
+
+
 class MotionSearchLibraryReport(bpy.types.PropertyGroup):
     """One line of the last add's report."""
 
@@ -59,8 +63,8 @@ class MotionSearchLibraryState(bpy.types.PropertyGroup):
     """What "Add to Library" stores with clips, the last report and the folder progress."""
 
     caption: bpy.props.StringProperty(  # type: ignore[valid-type]
-        name="Caption", description="A description stored with the clip (several clips: each is captioned "
-        "from its name when this is empty)",
+        name="Caption", description="A description stored with the clip when one clip is added (empty, or "
+        "several clips: each is captioned from its name)",
     )  # fmt: skip
     tags: bpy.props.StringProperty(name="Tags", description="Comma-separated tags, e.g. 'studio, walk'")  # type: ignore[valid-type]
     licence: bpy.props.StringProperty(name="Licence", description="The clips' licence (e.g. 'own work')")  # type: ignore[valid-type]
@@ -70,7 +74,7 @@ class MotionSearchLibraryState(bpy.types.PropertyGroup):
     )  # fmt: skip
     reports: bpy.props.CollectionProperty(type=MotionSearchLibraryReport)  # type: ignore[valid-type]
     summary: bpy.props.StringProperty(name="Summary")  # type: ignore[valid-type]
-    busy: bpy.props.BoolProperty(name="Adding", default=False)  # type: ignore[valid-type]
+    busy: bpy.props.BoolProperty(name="Adding a Folder", default=False)  # type: ignore[valid-type]
     progress: bpy.props.StringProperty(name="Progress")  # type: ignore[valid-type]
     cancel_requested: bpy.props.BoolProperty(name="Cancel", default=False)  # type: ignore[valid-type]
 
@@ -111,8 +115,6 @@ def upload_clips(
         outcomes: the report rows (those of ``clips`` included), shown again after each answer.
     """
     by_name = {o.name: o for o in outcomes}
-    st = library_state()
-    st.busy = True
 
     def work(emit):
         for name, info, sampled in clips:
@@ -132,17 +134,17 @@ def upload_clips(
         show_report(outcomes, unit="action")
 
     def on_done(n: int) -> None:
-        library_state().busy = False
         show_report(outcomes, unit="action")
 
     def on_error(exc: BaseException) -> None:
-        library_state().busy = False
         for o in outcomes:
             if not o.added and not o.reason:
                 o.reason = f"not sent: {exc}"
         show_report(outcomes, unit="action")
 
-    jobs.get_queue().submit("library-add", work, on_done=on_done, on_error=on_error, on_item=on_item)
+    # a kind of its own per add: a second add while this one uploads must not make its answers stale
+    kind = f"library-add-{next(_ADDS)}"
+    jobs.get_queue().submit(kind, work, on_done=on_done, on_error=on_error, on_item=on_item)
 
 
 def _sample_all(context, pairs) -> tuple[list[tuple[str, ClipInfo, object]], list[Outcome]]:
