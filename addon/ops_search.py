@@ -14,6 +14,7 @@ re-selecting it, importing it or colouring by it needs no second request.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict
 
 import bpy
@@ -23,7 +24,7 @@ from .client import BackendClient, is_loopback
 from .errors import AddonError, OnlineAccessError
 from .heat import matched_words
 from .payloads import MAX_RANK, Alignment, AlignmentResult, DescribeResult, Prefs, SearchHit
-from .preferences import addon_prefs, online_access, snapshot
+from .preferences import favourite_ids, online_access, snapshot
 from .properties import bone_map_dict, object_state, search_filters, set_bone_map, set_status, state
 
 __all__ = [
@@ -42,6 +43,12 @@ __all__ = [
     "show_words",
 ]
 
+
+#: thumbnails handed to the main thread per timer interval at most (keeps each timer tick short)
+PREVIEWS_PER_TICK = 8
+
+#: number of the latest thumbnail download (an older worker stops when it sees a newer one)
+_PREVIEW_RUN = [0]
 
 #: explain picture / alignment currently being downloaded (no second request when the selection is set twice)
 _PENDING: dict[str, str] = {}
@@ -81,15 +88,28 @@ def show_words(alignment: Alignment | None) -> None:
 
 
 def _fetch_previews(prefs: Prefs, ids: list[str]) -> None:
-    """Download thumbnails one by one on a worker; each is shown as soon as it arrives."""
+    """Download thumbnails one by one on a worker; each is shown as soon as it arrives.
+
+    Storing one costs the main thread about half a millisecond, so the worker hands over at most
+    :data:`PREVIEWS_PER_TICK` per timer interval: 100 thumbnails from a warm server cache would otherwise
+    land in one timer tick and freeze the UI for tens of milliseconds (``scripts/bench_addon_hits.py``).
+    """
     client = make_client(prefs)
+    _PREVIEW_RUN[0] += 1
+    run = _PREVIEW_RUN[0]
 
     def work(emit):
-        for motion_id in ids:
+        start = time.monotonic()
+        for i, motion_id in enumerate(ids):
+            if _PREVIEW_RUN[0] != run:
+                break  # a newer list took over: stop downloading for this one
             try:
-                emit((motion_id, client.preview_png(motion_id)))
+                png = client.preview_png(motion_id)
             except AddonError:
                 continue  # a missing thumbnail is not worth an error line
+            due = start + (i // PREVIEWS_PER_TICK) * jobs.TIMER_INTERVAL
+            time.sleep(max(0.0, due - time.monotonic()))
+            emit((motion_id, png))
         return len(ids)
 
     def on_item(item: tuple[str, bytes]) -> None:
@@ -99,12 +119,6 @@ def _fetch_previews(prefs: Prefs, ids: list[str]) -> None:
     jobs.get_queue().submit(
         "previews", work, on_done=lambda n: None, on_error=lambda e: None, on_item=on_item
     )
-
-
-def favourite_ids() -> set[str]:
-    """Clip ids of the favourites (empty when the preferences are unavailable)."""
-    p = addon_prefs()
-    return {f.motion_id for f in p.favourites} if p is not None else set()
 
 
 def show_hits(
@@ -146,8 +160,9 @@ def show_hits(
         set_status(
             f'{total} result{"s" if total != 1 else ""} for "{text}"' if hits else f'no results for "{text}"'
         )
-    if new:
-        _fetch_previews(prefs, [h.id for h in new])
+    missing = [row.motion_id for row in st.hits if not previews.has(previews.key_for_preview(row.motion_id))]
+    if missing:  # a page appended while thumbnails were still coming: this job fetches the rest of them too
+        _fetch_previews(prefs, missing)
     if hits and offset == 0:
         st.hit_index = 0
         on_hit_selected(bpy.context)

@@ -19,6 +19,7 @@ __all__ = [
     "MotionSearchPreferences",
     "addon_prefs",
     "classes",
+    "favourite_ids",
     "online_access",
     "snapshot",
 ]
@@ -206,6 +207,12 @@ def addon_prefs(context: bpy.types.Context | None = None) -> MotionSearchPrefere
     ctx = context or bpy.context
     entry = ctx.preferences.addons.get(ADDON_ID)
     return entry.preferences if entry is not None else None
+
+
+def favourite_ids(context: bpy.types.Context | None = None) -> set[str]:
+    """Clip ids of the favourites (empty when the preferences are unavailable)."""
+    p = addon_prefs(context)
+    return {f.motion_id for f in p.favourites} if p is not None else set()
 
 
 def snapshot(context: bpy.types.Context | None = None) -> Prefs:

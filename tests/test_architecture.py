@@ -36,7 +36,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
 }
 NO_TORCH = ("backend.motion", "backend.library", "backend.errors")
 ADDON_FORBIDDEN = ("backend", "torch", "transformers", "timm", "fastapi")
-ADDON_PURE = ("client", "payloads", "skeleton", "rigmap", "heat", "posing", "errors", "jobs", "library", "folder")
+ADDON_PURE = ("client", "payloads", "skeleton", "rigmap", "heat", "posing", "errors", "jobs", "library", "folder",
+              "bodies", "clipedit")
 
 
 def _module_name(path: Path) -> str:
