@@ -294,3 +294,90 @@ def test_describe_body_is_parsed_without_a_list_per_number(server, helpers) -> N
     bad = raw.replace(b"[", b"[null, ", 1)
     status, _, answer = helpers.request(server, "POST", "/describe", bad, JSON)
     assert status == 422 and "joints" in helpers.detail(answer)
+
+
+def _start_serve(
+    index: Path, checkpoint: Path, tmp: Path, env: dict[str, str]
+) -> tuple[subprocess.Popen, str]:
+    """``python -m backend serve`` as a real process on a free loopback port; returns it once /health answers."""
+    import os
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "backend", "serve", "--index", str(index), "--checkpoint", str(checkpoint),
+         "--port", str(port), "--preview-cache", str(tmp / "p"), "--threads", "1"],
+        cwd=REPO, env={**os.environ, "MOTION_SEARCH_API_TOKEN": "", "OMP_NUM_THREADS": "1", **env},
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=5) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("the server did not start")
+            time.sleep(0.25)
+
+
+@pytest.mark.slow
+def test_add_retried_after_a_kill_9_past_the_commit_answers_the_clip(
+    tiny_setup, tmp_path, helpers, bvh_text
+) -> None:
+    """Attack (reliability): the server is killed (-9) right after committing an add, before answering; the
+    client saw the connection drop and retries the same add on the restarted server: 200, the same clip, once."""
+    import signal
+    import threading
+
+    index = tmp_path / "index"
+    shutil.copytree(tiny_setup.index, index)
+    body, ctype = helpers.multipart(
+        {"id": "crash_me", "caption": "a person waves"}, "w.bvh", bvh_text.encode()
+    )
+    proc, url = _start_serve(index, tiny_setup.checkpoint, tmp_path, {"MOTION_SEARCH_INDEX_PAUSE": "3"})
+    try:
+        before = helpers.size(url)
+        outcome: list[object] = []
+        client = threading.Thread(
+            target=lambda: outcome.append(
+                _try(helpers.request, url, "POST", "/library", body, {"Content-Type": ctype})
+            )
+        )
+        client.start()
+        for line in proc.stderr:  # type: ignore[union-attr]
+            if "crash-point after-manifest" in line:  # committed; the answer is not sent yet
+                break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        client.join(timeout=60)
+        assert outcome and isinstance(outcome[0], Exception), outcome  # the client lost the answer
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    proc, url = _start_serve(index, tiny_setup.checkpoint, tmp_path, {})
+    try:
+        assert helpers.size(url) == before + 1  # the add was committed
+        status, _, answer = helpers.request(url, "POST", "/library", body, {"Content-Type": ctype})
+        assert status == 200, answer
+        assert json.loads(answer)["id"] == "crash_me" and helpers.size(url) == before + 1
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _try(fn, *args):
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001 - the test inspects what the client saw
+        return exc
