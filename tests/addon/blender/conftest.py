@@ -17,6 +17,7 @@ Run explicitly with a bpy venv's python (the main venv's pytest config ignores t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -128,12 +129,11 @@ def scene(addon: ModuleType):
     return sc
 
 
-@pytest.fixture(scope="session")
-def backend(bandai1: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    """A real backend process on 127.0.0.1 over a tiny real index (built in the main venv)."""
+@contextlib.contextmanager
+def _start_backend(bandai1: Path, root: Path) -> Iterator[Backend]:
+    """Build a tiny real index under ``root`` and serve it from a real backend process on 127.0.0.1."""
     if not MAIN_PYTHON.exists():
         pytest.skip(f"main venv python not found at {MAIN_PYTHON} (set MOTION_SEARCH_MAIN_PYTHON)")
-    root = tmp_path_factory.mktemp("backend")
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     env.pop("BLENDER_USER_RESOURCES", None)
     build = subprocess.run(
@@ -172,6 +172,24 @@ def backend(bandai1: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def backend(bandai1: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    """A real backend process on 127.0.0.1 over a tiny real index (built in the main venv). Shared by the
+    session: tests that add or remove clips use :func:`backend_factory` for a backend of their own."""
+    with _start_backend(bandai1, tmp_path_factory.mktemp("backend")) as b:
+        yield b
+
+
+@pytest.fixture(scope="session")
+def backend_factory(bandai1: Path, tmp_path_factory: pytest.TempPathFactory):
+    """``with backend_factory() as b:`` -- a fresh backend process of its own (same tiny index)."""
+
+    def start():
+        return _start_backend(bandai1, tmp_path_factory.mktemp("own-backend"))
+
+    return start
 
 
 @pytest.fixture()

@@ -78,6 +78,13 @@ def _data_ids() -> dict[str, set[int]]:
     }
 
 
+@pytest.fixture(scope="module")
+def backend(backend_factory):
+    """A backend of this module's own: these tests add clips, the session's shared backend stays as built."""
+    with backend_factory() as b:
+        yield b
+
+
 @pytest.fixture()
 def info():
     st = _lib_state()
