@@ -17,9 +17,9 @@ All scores come from :func:`backend.model.scoring.maxsim` (query tokens vs windo
 A clip's score is its best window's score (windows are de-duplicated per clip) and a hit reports that
 window as a time segment of the clip. Decoded patches are kept in memory as one padded tensor
 ``(N_windows, P, D)`` (float32, or float16 when float32 would exceed ``cache_bytes``), plus ``(N_windows, P)``
-masks. Beyond twice that budget, the two-stage re-rank reads an int8 copy (:mod:`backend.index.rerank`, a
-quarter of float32; exact for an int8 index, otherwise its best ``rescore`` windows are re-scored exactly),
-and everything else decodes patches from the memory-mapped codec arrays.
+masks. Beyond twice that budget patches are decoded from the memory-mapped codec arrays per query, or, with
+``int8_rerank=True``, the two-stage re-rank reads an int8 copy (:mod:`backend.index.rerank`, a quarter of
+float32; exact for an int8 index, otherwise the best ``rescore`` clips are re-scored exactly).
 Query encodings are kept in a small LRU cache keyed by the text (a repeated query costs no encoding); new
 queries are encoded with ONNX Runtime on CPU when available (``text_runtime``, :mod:`backend.model.text_onnx`).
 """
@@ -80,8 +80,10 @@ class Searcher:
             ``torch`` (see :func:`backend.model.text_onnx.make_query_encoder`).
         attribution_steps: 1 = gradient x input alignment strengths; ``n > 1`` = integrated gradients with
             ``n`` steps (``n`` times the cost; :mod:`backend.index.attribution`).
-        int8_rerank: above twice ``cache_bytes`` of float32, re-rank from an in-memory int8 copy (False =
-            decode the candidates from the memory-mapped codec arrays on every query, as before).
+        int8_rerank: above twice ``cache_bytes`` of float32, re-rank from an in-memory int8 copy when that
+            copy fits in twice ``cache_bytes``; off by default (False = decode the candidates from the
+            memory-mapped codec arrays on every query): on the shared benchmark machine the re-rank of warm
+            rows was 3x faster with it but full searches 1.9x slower (docs/benchmarks.md).
         rescore: with an int8 copy of a non-int8 index, the candidate windows of this many best clips (at
             least ``2 k``) are re-scored exactly.
     """
@@ -104,7 +106,7 @@ class Searcher:
         cache_candidates: bool = True,
         text_runtime: TextRuntime = "auto",
         attribution_steps: int = 1,
-        int8_rerank: bool = True,
+        int8_rerank: bool = False,
         rescore: int = 64,
     ) -> None:
         if model is not None:
@@ -154,7 +156,8 @@ class Searcher:
             for a, emb, _ in index.iter_decoded():
                 self.patches[a : a + len(emb)] = torch.from_numpy(emb).to(dtype)
         self.codes: Int8Patches | None = None
-        if dtype is None and int8_rerank and index.num_windows:
+        int8_bytes = index.num_windows * h.num_patches * (h.embed_dim + 5)
+        if dtype is None and int8_rerank and index.num_windows and int8_bytes <= 2 * cache_bytes:
             self.codes = Int8Patches.build(index.iter_decoded(), index.num_windows, h.num_patches, h.embed_dim,
                                            exact=h.codec == "int8")  # fmt: skip
         self._lock, self._build_lock = threading.Lock(), threading.Lock()

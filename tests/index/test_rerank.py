@@ -32,6 +32,12 @@ def int8_index(built_index: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     return dst
 
 
+def _budget(index: MotionIndex) -> int:
+    """A ``cache_bytes`` too small for a float16 cache, big enough for the int8 copy."""
+    h = index.header
+    return index.num_windows * h.num_patches * (h.embed_dim + 5) // 2 + 1
+
+
 def _exact(s: Searcher, enc) -> np.ndarray:
     emb, mask = s.index.window_patches(np.arange(s.index.num_windows))
     return maxsim(enc.emb.float(), enc.mask.bool(), torch.from_numpy(emb), torch.from_numpy(mask))[0].numpy()
@@ -39,8 +45,8 @@ def _exact(s: Searcher, enc) -> np.ndarray:
 
 def test_int8_index_copy_is_exact(int8_index: Path, model) -> None:
     index = MotionIndex.open(int8_index)
-    opts = {"exact_threshold": 0, "candidates": index.num_windows, "cache_bytes": 0}
-    fast, slow = Searcher(index, model, **opts), Searcher(index, model, int8_rerank=False, **opts)
+    opts = {"exact_threshold": 0, "candidates": index.num_windows, "cache_bytes": _budget(index)}
+    fast, slow = Searcher(index, model, int8_rerank=True, **opts), Searcher(index, model, **opts)
     assert fast.codes is not None and fast.codes.exact and slow.codes is None and fast.patches is None
     h = index.header
     assert fast.codes.nbytes < index.num_windows * h.num_patches * h.embed_dim * 4 * 0.3
@@ -57,7 +63,8 @@ def test_int8_index_copy_is_exact(int8_index: Path, model) -> None:
 def test_fp16_index_copy_is_close_and_hits_are_exact(built_index: Path, model) -> None:
     index = MotionIndex.open(built_index)
     assert index.header.codec == "fp16"
-    fast = Searcher(index, model, exact_threshold=0, candidates=index.num_windows, cache_bytes=0, rescore=4)
+    fast = Searcher(index, model, exact_threshold=0, candidates=index.num_windows, cache_bytes=_budget(index),
+                    rescore=4, int8_rerank=True)  # fmt: skip
     exact = Searcher(index, model, exact_threshold=10**9)
     assert fast.codes is not None and not fast.codes.exact
     for text in QUERIES:
@@ -73,7 +80,8 @@ def test_fp16_index_copy_is_close_and_hits_are_exact(built_index: Path, model) -
 
 def test_padding_patches_never_score(built_index: Path, model) -> None:
     index = MotionIndex.open(built_index)
-    s = Searcher(index, model, exact_threshold=0, cache_bytes=0)
+    s = Searcher(index, model, exact_threshold=0, cache_bytes=_budget(index), int8_rerank=True)
+    assert Searcher(index, model, cache_bytes=0, int8_rerank=True).codes is None  # over budget: no copy
     masks = s.codes.masks
     assert not bool(masks.all()), "the tiny index has windows with padding patches"
     row = int(np.nonzero((~masks).any(dim=1).numpy())[0][0])
