@@ -1,0 +1,79 @@
+"""Peer engine of ``scripts/bench_peers.py``: Qdrant's multivector MaxSim in qdrant-client's local mode.
+
+Runs in a venv of its own (``.venv-peers-qdrant``: ``pip install qdrant-client numpy``; nothing of this
+repository is imported). Reads the token embeddings ``bench_peers.py`` exported (``.npz``: valid patches of each
+window, the window's clip, the queries' valid tokens, the exact top-10 clips), builds an in-memory collection
+(one point per window, its patches as a multivector, ``comparator=MAX_SIM``, dot product on unit vectors =
+cosine), asks every query for its best windows, keeps the first ``k`` distinct clips, and writes JSON:
+build seconds, latency p50 / p99 (ms), recall@10 vs exact, bytes per clip held.
+
+    .venv-peers-qdrant/bin/python scripts/bench_peers_qdrant.py EXPORT.npz OUT.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import numpy as np
+from qdrant_client import QdrantClient, models
+
+
+def main() -> int:
+    data = np.load(sys.argv[1])
+    vecs, offs, clip = data["doc_vecs"].astype(np.float32), data["doc_offsets"], data["doc_clip"]
+    q_vecs, q_offs, truth = data["q_vecs"].astype(np.float32), data["q_offsets"], data["truth"]
+    k, n_docs, n_clips = truth.shape[1], len(offs) - 1, int(clip.max()) + 1
+    client = QdrantClient(location=":memory:")
+    client.create_collection(
+        "windows",
+        vectors_config=models.VectorParams(
+            size=vecs.shape[1],
+            distance=models.Distance.DOT,
+            multivector_config=models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM),
+        ),
+    )
+    t0 = time.perf_counter()
+    for a in range(0, n_docs, 256):
+        points = [
+            models.PointStruct(
+                id=i, vector=vecs[offs[i] : offs[i + 1]].tolist(), payload={"clip": int(clip[i])}
+            )
+            for i in range(a, min(a + 256, n_docs))
+        ]
+        client.upsert("windows", points)
+    build_s = time.perf_counter() - t0
+    limit = min(n_docs, 4 * k * max(1, round(n_docs / n_clips)))
+    times, found = [], []
+    for i in range(len(q_offs) - 1):
+        q = q_vecs[q_offs[i] : q_offs[i + 1]].tolist()
+        t = time.perf_counter()
+        res = client.query_points("windows", query=q, limit=limit, with_payload=True).points
+        clips: list[int] = []
+        for p in res:
+            c = int(p.payload["clip"])
+            if c not in clips:
+                clips.append(c)
+            if len(clips) == k:
+                break
+        times.append(time.perf_counter() - t)
+        found.append(clips)
+    rec = float(np.mean([len(set(f) & set(t.tolist())) / k for f, t in zip(found, truth, strict=True)]))
+    out = {
+        "engine": "qdrant-client local mode (multivector MAX_SIM, exhaustive)",
+        "build_s": build_s,
+        "p50_ms": float(np.percentile(times, 50) * 1e3),
+        "p99_ms": float(np.percentile(times, 99) * 1e3),
+        "recall": rec,
+        "bytes_per_clip": float(vecs.shape[0] * vecs.shape[1] * 4 / n_clips),  # float32 multivectors held
+        "queries": len(found),
+    }
+    with open(sys.argv[2], "w") as f:
+        json.dump(out, f)
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
