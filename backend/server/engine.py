@@ -205,7 +205,7 @@ class SearchEngine(LibraryWrites):
         if n_aligned is None:
             modes = ", ".join(get_args(AlignmentMode))
             raise InvalidInputError(f"alignment must be one of {modes}, got {alignment!r}")
-        if not 0 <= offset or offset + k > MAX_RANKED_HITS:
+        if offset < 0 or offset + k > MAX_RANKED_HITS:
             raise InvalidInputError(f"offset + k must be at most {MAX_RANKED_HITS}, got {offset} + {k}")
         s = self._current()
         mask = self.facets(s).mask(datasets, tags, commercial_safe)

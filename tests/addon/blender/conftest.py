@@ -206,3 +206,38 @@ def prefs(addon: ModuleType, backend: Backend):
     )
     yield p
     p.backend_url, p.result_count, p.timeout, p.root_motion, p.import_target = old
+
+
+#: SMPL joint -> Mixamo bone name (a user rig as Mixamo exports it)
+MIXAMO_NAMES: dict[str, str] = {
+    "pelvis": "Hips", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine2", "neck": "Neck", "head": "Head",
+    **{
+        f"{side}_{joint}": f"{s}{bone}"
+        for side, s in (("left", "Left"), ("right", "Right"))
+        for joint, bone in (("hip", "UpLeg"), ("knee", "Leg"), ("ankle", "Foot"), ("foot", "ToeBase"),
+                            ("collar", "Shoulder"), ("shoulder", "Arm"), ("elbow", "ForeArm"), ("wrist", "Hand"))
+    },
+}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def mixamo_rig(addon: ModuleType):
+    """``make(scale, seed=0) -> Object``: a user armature with Mixamo names, other proportions (seeded) and Euler
+    rotations, built by the add-on's own armature builder."""
+    import importlib
+
+    import bpy
+    import numpy as np
+
+    def make(scale: float, seed: int = 0):
+        sk = addon.skeleton
+        rest = sk.tpose_rest(np.random.default_rng(seed).normal(size=(1, 22, 3)) * 0.2, sk.SMPL_JOINT_NAMES,
+                             sk.SMPL_PARENTS) * scale  # fmt: skip
+        build = importlib.import_module(f"{addon.__name__}.anim.armature").build_armature
+        obj = build(bpy.context, "UserRig", [MIXAMO_NAMES[n] for n in sk.SMPL_JOINT_NAMES], list(sk.SMPL_PARENTS),
+                    rest)  # fmt: skip
+        for pb in obj.pose.bones:
+            pb.rotation_mode = "XYZ"
+        return obj
+
+    return make

@@ -98,30 +98,6 @@ def _key_frames(action) -> list[float]:
     return sorted({k.co[0] for fc in _fcurves(action) for k in fc.keyframe_points})
 
 
-def _mixamo_rig(scale: float) -> bpy.types.Object:
-    """A user armature with Mixamo names, other proportions and Euler rotations."""
-    sk = _mod().skeleton
-    rename = {
-        "pelvis": "Hips",
-        "spine1": "Spine",
-        "spine2": "Spine1",
-        "spine3": "Spine2",
-        "neck": "Neck",
-        "head": "Head",
-    }
-    for side, s in (("left", "Left"), ("right", "Right")):
-        rename.update({f"{side}_hip": f"{s}UpLeg", f"{side}_knee": f"{s}Leg", f"{side}_ankle": f"{s}Foot",
-                       f"{side}_foot": f"{s}ToeBase", f"{side}_collar": f"{s}Shoulder", f"{side}_shoulder": f"{s}Arm",
-                       f"{side}_elbow": f"{s}ForeArm", f"{side}_wrist": f"{s}Hand"})  # fmt: skip
-    rest = sk.tpose_rest(np.random.default_rng(1).normal(size=(1, 22, 3)) * 0.2, sk.SMPL_JOINT_NAMES,
-                         sk.SMPL_PARENTS) * scale  # fmt: skip
-    obj = _sub("anim.armature").build_armature(bpy.context, "UserRig", [rename[n] for n in sk.SMPL_JOINT_NAMES],
-                                               list(sk.SMPL_PARENTS), rest)  # fmt: skip
-    for pb in obj.pose.bones:
-        pb.rotation_mode = "XYZ"
-    return obj
-
-
 def _directions_match(obj, mapping: dict[str, str], names: list[str], pose: np.ndarray) -> float:
     """Smallest cosine between each mapped bone (evaluated now) and the same bone of ``pose`` (J, 3)."""
     worst = 1.0
@@ -208,8 +184,8 @@ def test_mirrored_nla_strip_on_a_new_armature(addon, scene, options, backend, dr
     assert obj.motion_search.colouring and _sub("anim.colouring").TRACK_NAME in ad.nla_tracks
 
 
-def test_segment_playhead_mirror_strip_on_a_user_rig(addon, scene, options, backend, drain) -> None:
-    rig = _mixamo_rig(1.3)
+def test_segment_playhead_mirror_strip_on_a_user_rig(addon, scene, options, backend, drain, mixamo_rig) -> None:
+    rig = mixamo_rig(1.3, seed=1)
     rig.keyframe_insert("location", frame=1)  # the user's own active action
     users = rig.animation_data.action
     options.import_target = "SELECTED"
@@ -242,8 +218,8 @@ def test_segment_playhead_mirror_strip_on_a_user_rig(addon, scene, options, back
 
 
 @pytest.mark.parametrize("target", ["NEW", "SELECTED"])
-def test_picked_hits_in_sequence_on_one_track(addon, scene, options, backend, drain, target: str) -> None:
-    rig = _mixamo_rig(0.9) if target == "SELECTED" else None
+def test_picked_hits_in_sequence_on_one_track(addon, scene, options, backend, drain, mixamo_rig, target: str) -> None:
+    rig = mixamo_rig(0.9, seed=1) if target == "SELECTED" else None
     options.import_target, options.sequence_gap = target, 5
     _search(drain, "a person walks")
     st = bpy.context.window_manager.motion_search

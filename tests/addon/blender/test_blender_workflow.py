@@ -218,33 +218,8 @@ def backend_captions(backend) -> set[str]:
     return set(_json.loads((backend.log.parent / "fixture.json").read_text())["captions"])
 
 
-def _mixamo_rig(context: bpy.types.Context, scale: float) -> bpy.types.Object:
-    """A user armature with Mixamo names, other proportions, an extra root bone and Euler rotations."""
-    mod = _mod()
-    sk = mod.skeleton
-    rename = {
-        "pelvis": "Hips",
-        "spine1": "Spine",
-        "spine2": "Spine1",
-        "spine3": "Spine2",
-        "neck": "Neck",
-        "head": "Head",
-    }
-    for side, s in (("left", "Left"), ("right", "Right")):
-        rename.update({f"{side}_hip": f"{s}UpLeg", f"{side}_knee": f"{s}Leg", f"{side}_ankle": f"{s}Foot",
-                       f"{side}_foot": f"{s}ToeBase", f"{side}_collar": f"{s}Shoulder", f"{side}_shoulder": f"{s}Arm",
-                       f"{side}_elbow": f"{s}ForeArm", f"{side}_wrist": f"{s}Hand"})  # fmt: skip
-    rest = sk.tpose_rest(np.zeros((1, 22, 3)) + np.random.default_rng(0).normal(size=(1, 22, 3)) * 0.2,
-                         sk.SMPL_JOINT_NAMES, sk.SMPL_PARENTS) * scale  # fmt: skip
-    obj = _sub("anim.armature").build_armature(context, "UserRig", [rename[n] for n in sk.SMPL_JOINT_NAMES],
-                                           list(sk.SMPL_PARENTS), rest)  # fmt: skip
-    for pb in obj.pose.bones:
-        pb.rotation_mode = "XYZ"
-    return obj
-
-
-def test_import_onto_a_mixamo_named_rig(addon, scene, prefs, backend, drain) -> None:
-    rig = _mixamo_rig(bpy.context, 1.4)
+def test_import_onto_a_mixamo_named_rig(addon, scene, prefs, backend, drain, mixamo_rig) -> None:
+    rig = mixamo_rig(1.4)
     prefs.import_target = "SELECTED"
     hit, obj = _search_and_import(backend, drain, "a person kicks with the right leg")
     assert obj == rig and obj.animation_data.action is not None
@@ -279,8 +254,8 @@ def test_sampling_an_imported_clip_gives_back_the_served_joints(addon, scene, pr
     assert scene.frame_current == scene.frame_start  # the current frame is restored
 
 
-def test_colouring_restores_a_users_own_colours_and_key_types(addon, scene, prefs, backend, drain) -> None:
-    rig = _mixamo_rig(bpy.context, 1.0)
+def test_colouring_restores_a_users_own_colours_and_key_types(addon, scene, prefs, backend, drain, mixamo_rig) -> None:
+    rig = mixamo_rig(1.0)
     rig.data.bones["LeftArm"].color.palette = "THEME03"
     prefs.import_target = "SELECTED"
     _search_and_import(backend, drain, "a person bows politely")
@@ -295,8 +270,8 @@ def test_colouring_restores_a_users_own_colours_and_key_types(addon, scene, pref
     assert types[3] == "BREAKDOWN" and set(types[:3] + types[4:]) == {"KEYFRAME"}
 
 
-def test_bone_map_preset_and_coloured_body(addon, scene, prefs, backend, drain, tmp_path) -> None:
-    rig = _mixamo_rig(bpy.context, 1.0)
+def test_bone_map_preset_and_coloured_body(addon, scene, prefs, backend, drain, mixamo_rig, tmp_path) -> None:
+    rig = mixamo_rig(1.0)
     assert bpy.ops.motion_search.map_detect() == {"FINISHED"}
     rows = {row.joint: row for row in rig.motion_search.bone_map}
     assert len(rows) == 22 and rows["left_elbow"].bone == "LeftForeArm"
