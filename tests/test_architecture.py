@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 # package -> backend packages it must NOT import
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "backend.errors": ("backend.",),
+    "backend.atomic": ("backend.",),
     "backend.motion.io": ("backend.motion.kinematics", "backend.library", "backend.model", "backend.training",
                           "backend.evaluation", "backend.index", "backend.render", "backend.server"),
     "backend.motion.datasets": ("backend.library", "backend.model", "backend.training", "backend.evaluation",
@@ -34,7 +35,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "backend.render": ("backend.server", "backend.training"),
     "backend.server": ("backend.training", "backend.evaluation", "backend.library"),
 }
-NO_TORCH = ("backend.motion", "backend.library", "backend.errors")
+NO_TORCH = ("backend.motion", "backend.library", "backend.errors", "backend.atomic")
 ADDON_FORBIDDEN = ("backend", "torch", "transformers", "timm", "fastapi")
 ADDON_PURE = ("client", "payloads", "skeleton", "rigmap", "heat", "posing", "errors", "jobs", "library", "folder",
               "bodies", "clipedit")
