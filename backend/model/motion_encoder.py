@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from backend.errors import CheckpointError, ConfigError, InvalidInputError
-from backend.model.config import PATCH_SIZE, RetrievalConfig
+from backend.model.config import PATCH_FRAMES, RetrievalConfig
 from backend.model.motion_image import BandProjector, patch_mask_from_frames
 from backend.model.outputs import MotionEncoding
 from backend.model.scoring import mean_pool
@@ -63,9 +63,9 @@ def create_vit(config: RetrievalConfig, load_checkpoint: bool = True) -> nn.Modu
         ) from exc
     patch_embed = getattr(model, "patch_embed", None)
     patch = tuple(getattr(patch_embed, "patch_size", ()) or ())
-    if patch != (PATCH_SIZE, PATCH_SIZE) or not hasattr(model, "forward_features"):
+    if patch != (PATCH_FRAMES, PATCH_FRAMES) or not hasattr(model, "forward_features"):
         raise ConfigError(
-            f"vit_name={config.vit_name!r} must be a ViT with {PATCH_SIZE}x{PATCH_SIZE} patches, got patch size {patch}"
+            f"vit_name={config.vit_name!r} must be a ViT with {PATCH_FRAMES}x{PATCH_FRAMES} patches, got patch size {patch}"
         )
     return model
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from backend.errors import InvalidInputError
-from backend.model.config import BAND_HEIGHT, FPS, PATCH_SIZE
+from backend.model.config import BAND_HEIGHT, CANONICAL_FPS, PATCH_FRAMES
 
 __all__ = [
     "NUM_BANDS_IMAGE",
@@ -90,7 +90,7 @@ def part_window_to_patch(band: int, window: int, n_windows: int) -> int:
     return band * n_windows + window
 
 
-def window_seconds(window: int, fps: float = FPS, patch: int = PATCH_SIZE) -> tuple[float, float]:
+def window_seconds(window: int, fps: float = CANONICAL_FPS, patch: int = PATCH_FRAMES) -> tuple[float, float]:
     """Time span in seconds covered by a time window (relative to the first frame of the motion image).
 
     Args:
@@ -111,7 +111,7 @@ def window_seconds(window: int, fps: float = FPS, patch: int = PATCH_SIZE) -> tu
     return window * patch / fps, (window + 1) * patch / fps
 
 
-def patch_mask_from_frames(frame_mask: torch.Tensor, patch: int = PATCH_SIZE) -> torch.Tensor:
+def patch_mask_from_frames(frame_mask: torch.Tensor, patch: int = PATCH_FRAMES) -> torch.Tensor:
     """Valid motion patches from valid frames: a window is valid if any of its frames is valid.
 
     Args:

@@ -7,7 +7,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Clip", "ClipMeta"]
+__all__ = ["CANONICAL_FPS", "Clip", "ClipMeta"]
+
+#: The one canonical frame rate: every clip is resampled to it before any network sees it.
+CANONICAL_FPS = 20.0
 
 
 @dataclass
@@ -76,7 +79,7 @@ class Clip:
 
     @property
     def fps(self) -> float:
-        return 20.0
+        return CANONICAL_FPS
 
     @property
     def num_frames(self) -> int:

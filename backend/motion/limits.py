@@ -1,6 +1,6 @@
 """Clip and request limits, defined once: every reader, converter and server route imports them from here.
 
-Numpy-free constants plus tiny helpers, so a reader can refuse a file from its header (frame count, frame
+Plain constants plus tiny helpers, so a reader can refuse a file from its header (frame count, frame
 time) before it allocates anything, and the server can refuse a body from its size before it parses it.
 
 * A clip is at most :data:`MAX_CLIP_SECONDS` long (10 minutes) at a source rate of
@@ -16,6 +16,8 @@ time) before it allocates anything, and the server can refuse a body from its si
 from __future__ import annotations
 
 import math
+
+from backend.motion.clip import CANONICAL_FPS
 
 __all__ = [
     "ASF_SUFFIX",
@@ -42,8 +44,6 @@ MAX_CLIP_SECONDS = 600.0
 #: Accepted source frame rates (frames per second).
 MIN_FPS = 1.0
 MAX_FPS = 1000.0
-#: Frame rate of canonical clips.
-CANONICAL_FPS = 20.0
 #: Most frames a source file may declare: 10 minutes at the highest accepted rate.
 MAX_SOURCE_FRAMES = int(MAX_CLIP_SECONDS * MAX_FPS)
 #: Most frames of a canonical clip (10 minutes at 20 fps).
