@@ -19,12 +19,13 @@ import urllib.request
 from pathlib import Path
 
 from backend.errors import MotionSearchError
+from backend.model.config import DEFAULT_MODEL_DIR
 
 __all__ = ["add_parser", "run", "REPO", "DEFAULT_MODEL"]
 
 log = logging.getLogger("backend.main")
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL = REPO / "backend" / "assets" / "default_model"
+DEFAULT_MODEL = DEFAULT_MODEL_DIR  # transitional, removed when the index command (backend/index, backend/search) stops using it
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -33,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--mirror", type=Path, default=None,
                    help="local mirror folder of the source archives (e.g. ../shared/datasets); default: upstream")
     p.add_argument("--data-dir", type=Path, default=REPO / "data", help="where sources, library and index go")
-    p.add_argument("--checkpoint", type=Path, default=DEFAULT_MODEL, help="model folder (default: shipped model)")
+    p.add_argument("--checkpoint", type=Path, default=DEFAULT_MODEL_DIR, help="model folder (default: shipped model)")
     p.add_argument("--dist", type=Path, default=REPO / "dist", help="where the add-on zip (and demo files) go")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)

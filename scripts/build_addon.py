@@ -27,6 +27,15 @@ from pathlib import Path
 __all__ = ["REPO", "addon_files", "build_zip", "find_blender_ext", "main", "read_manifest", "validate"]
 
 REPO = Path(__file__).resolve().parents[1]
+_ADDED = str(REPO) not in sys.path
+if _ADDED:  # for backend.atomic only: Blender's Python (the add-on tests) loads this file too
+    sys.path.insert(0, str(REPO))
+try:
+    from backend.atomic import atomic_path
+finally:
+    if _ADDED:
+        sys.path.remove(str(REPO))
+
 MANIFEST = "blender_manifest.toml"
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
@@ -70,15 +79,13 @@ def build_zip(out_dir: Path, repo: Path = REPO) -> Path:
         raise SystemExit(f"error: {repo / 'addon' / '__init__.py'} not found")
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{manifest['id']}-{manifest['version']}.zip"
-    tmp = target.with_suffix(".zip.tmp")
-    with zipfile.ZipFile(tmp, "w") as zf:
+    with atomic_path(target) as tmp, zipfile.ZipFile(tmp, "w") as zf:
         for path, arcname in addon_files(repo):
             info = zipfile.ZipInfo(arcname, date_time=_FIXED_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = (0o100644 & 0xFFFF) << 16
             info.create_system = 3  # unix, so the permissions above are honoured everywhere
             zf.writestr(info, path.read_bytes(), compresslevel=9)
-    os.replace(tmp, target)
     return target
 
 

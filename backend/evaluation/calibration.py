@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from backend.atomic import atomic_write_text
 from backend.errors import InvalidInputError
 
 __all__ = ["FEATURES", "Calibration", "auroc", "fit_calibration", "score_features"]
@@ -105,17 +105,9 @@ class Calibration:
                 "mean": self.mean, "scale": self.scale, "n_fit": list(self.n_fit)}  # fmt: skip
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write JSON atomically (temp file + rename)."""
+        """Write JSON atomically (:func:`backend.atomic.atomic_write_text`)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.to_dict(), f, indent=1)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
         return path
 
 

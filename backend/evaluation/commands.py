@@ -18,9 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from backend.atomic import atomic_write_text
 
 __all__ = ["add_parser", "run", "write_table"]
 
@@ -67,19 +68,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _markdown(table: dict[str, Any]) -> str:
     from backend.evaluation.run import table_to_markdown
 
@@ -106,7 +94,7 @@ def write_table(table: dict[str, Any], out: str | os.PathLike[str]) -> list[Path
         targets = [(out.with_name(out.name + ".json"), "json"), (out.with_name(out.name + ".md"), "md")]
     for path, kind in targets:
         text = json.dumps(table, indent=1) + "\n" if kind == "json" else _markdown(table)
-        _atomic_write(path, text)
+        atomic_write_text(path, text)
     return [p for p, _ in targets]
 
 
@@ -153,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     )
     print(_markdown(table), end="")
     if args.calibration_out and table.get("calibration"):
-        _atomic_write(
+        atomic_write_text(
             Path(args.calibration_out), json.dumps(table["calibration"]["calibration"], indent=1) + "\n"
         )
         print(f"wrote {args.calibration_out}")

@@ -8,9 +8,7 @@ layers are rebuilt from ``text_model`` when the model is constructed, exactly as
 from __future__ import annotations
 
 import json
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from backend.atomic import atomic_path
 from backend.errors import CheckpointError
 
 __all__ = [
@@ -47,15 +46,9 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    """``torch.save`` through :func:`backend.atomic.atomic_path` (a reader never sees half a file)."""
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def seed_everything(seed: int) -> None:

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from backend.atomic import atomic_write_text
 from backend.errors import ConfigError
 from backend.evaluation.data import DATASETS
 from backend.model.config import RetrievalConfig
@@ -182,20 +182,10 @@ class TrainConfig:
         return cfg
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the resolved config as YAML (temp file + rename)."""
+        """Write the resolved config as YAML atomically (:func:`backend.atomic.atomic_write_text`)."""
         import yaml
 
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                yaml.safe_dump(self.to_dict(), f, sort_keys=False)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:

@@ -21,12 +21,12 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from backend.atomic import atomic_write_text
 from backend.errors import BvhError
 from backend.motion.io._bvh_text import (
     MAX_FPS,
@@ -246,17 +246,6 @@ def write_bvh(path: str | os.PathLike, data: BvhData) -> None:
     columns = [starts[j] + k for j in depth_first(data.parents) for k in range(len(data.channels[j]))]
     np.savetxt(buf, data.motion[:, columns], fmt="%.6f", delimiter=" ")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        atomic_write_text(dest, buf.getvalue(), mkdir=False)  # world-readable: a BVH is meant to be shared
     except OSError as exc:
         raise BvhError(f"{dest}: cannot write BVH file: {exc.strerror or exc}") from None
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp creates 0600 files; a BVH is meant to be shared
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(buf.getvalue())
-        os.replace(tmp, dest)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise BvhError(f"{dest}: cannot write BVH file: {exc.strerror or exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

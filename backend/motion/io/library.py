@@ -22,7 +22,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from backend.atomic import atomic_write, atomic_write_text
 from backend.errors import DatasetError, InvalidInputError, MotionDataError, NotFoundError
 from backend.motion.clip import Clip, ClipMeta
 
@@ -69,20 +69,6 @@ def _now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in ``path``'s folder, fsync, then rename onto ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _check_joints(joints: np.ndarray, what: str) -> np.ndarray:
     arr = np.asarray(joints)
     if arr.ndim != 3 or arr.shape[1:] != (22, 3) or arr.shape[0] < 1:
@@ -93,17 +79,17 @@ def _check_joints(joints: np.ndarray, what: str) -> np.ndarray:
 
 
 def _save_npy(path: Path, joints: np.ndarray) -> None:
-    _atomic_write(path, lambda fh: np.save(fh, joints, allow_pickle=False))
+    atomic_write(path, lambda fh: np.save(fh, joints, allow_pickle=False), mkdir=False)
 
 
 def _write_table(path: Path, metas: Iterable[ClipMeta]) -> None:
     lines = "".join(json.dumps(m.to_dict(), ensure_ascii=False) + "\n" for m in metas)
-    _atomic_write(path, lambda fh: fh.write(lines.encode("utf-8")))
+    atomic_write_text(path, lines, mkdir=False)
 
 
 def _write_info(path: Path, info: Mapping[str, Any]) -> None:
     text = json.dumps(dict(info), indent=1, ensure_ascii=False) + "\n"
-    _atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+    atomic_write_text(path, text, mkdir=False)
 
 
 def _read_info(root: Path) -> dict[str, Any]:

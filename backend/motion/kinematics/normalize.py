@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from backend.atomic import atomic_write_text
 from backend.errors import CheckpointError, ConfigError, MotionDataError
 from backend.motion.kinematics.features import check_representation
 
@@ -128,23 +128,13 @@ class FeatureStats:
         return cls(mean, std, str(d["representation"]), int(d.get("num_frames", 0)))
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write JSON atomically (temp file in the same folder, then ``os.replace``).
+        """Write JSON atomically (:func:`backend.atomic.atomic_write_text`).
 
         Returns:
             The written path.
         """
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.to_dict(), fh, indent=1)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(target, json.dumps(self.to_dict(), indent=1))
         return target
 
     @classmethod
