@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import sys
 import time
 from collections import Counter
@@ -25,19 +24,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+
+from _docs_section import write_section
 
 SECTION = "## Library build"
-
-
-def replace_section(document: str, section: str) -> str:
-    """Replace the ``## Library build`` section of ``document`` (up to the next ``## `` heading) or append it."""
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    body = section.rstrip("\n") + "\n\n"
-    if pattern.search(document):
-        return pattern.sub(lambda _: body, document, count=1).rstrip("\n") + "\n"
-    if not document.strip():
-        document = "# Benchmarks\n\n"
-    return document.rstrip("\n") + "\n\n" + body.rstrip("\n") + "\n"
 
 
 def render(report, library, fetch_note: str, workers: int, limit: int | None) -> str:
@@ -151,11 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(report.summary())
     section = render(report, Library.open(args.work / "library"), fetch_note, args.workers, args.limit)
-    document = args.doc.read_text(encoding="utf-8") if args.doc.exists() else ""
-    args.doc.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.doc.with_name(args.doc.name + ".tmp")
-    tmp.write_text(replace_section(document, section), encoding="utf-8")
-    os.replace(tmp, args.doc)
+    write_section(args.doc, section, SECTION)
     print(f"wrote {args.doc} ({SECTION})")
     return 0
 

@@ -44,7 +44,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from bench_load import DOC, QUERIES, SHARED, _demo_index, _demo_model, serve, write_section
+from _docs_section import write_section
+from bench_load import DOC, QUERIES, SHARED, _demo_index, _demo_model, serve
 from bench_search_api import baseline_tree
 
 SECTION = "## Memory"

@@ -34,7 +34,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from bench_load import DEFAULT_CHECKPOINT, DOC, QUERIES, _request, run_load, serve, write_section
+from _docs_section import write_section
+from bench_load import DEFAULT_CHECKPOINT, DOC, QUERIES, _request, run_load, serve
 
 SECTION = "## Instant search"
 ADVERBS = ["", "slowly", "quickly", "twice", "carefully", "again", "calmly", "in a hurry", "happily", "sadly",

@@ -33,6 +33,7 @@ from backend.index.codecs import train_pq
 from backend.index.format import IndexHeader
 from backend.index.store import MotionIndex
 from backend.index.writer import EncodedClip, IndexWriter, create_index
+from backend.model.config import PATCH_FRAMES
 from backend.motion.clip import ClipMeta
 
 __all__ = [
@@ -52,7 +53,8 @@ __all__ = [
     "write_index",
 ]
 
-BANDS, N_TIME, D, TYPES, PRIMITIVES, WINDOW_FRAMES = 14, 8, 256, 500, 48, 128
+BANDS, D, TYPES, PRIMITIVES, WINDOW_FRAMES = 14, 256, 500, 48, 128
+N_TIME = WINDOW_FRAMES // PATCH_FRAMES  # 8 windows of 16 frames
 P = BANDS * N_TIME
 QUERY_LEN, CONTENT_TOKENS = 10, 8
 TEXTS = [

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import tempfile
+import sys
 from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+
+from _docs_section import write_section
+
 ROWS = {
     "paper": "(a) paper: angles + MaxSim + MLM",
     "pooled": "(b) global pooling",
@@ -80,17 +83,6 @@ def ablation_markdown(runs: Path) -> str:
     return "\n".join(lines)
 
 
-def replace_section(doc: Path, title: str, body: str) -> None:
-    text = doc.read_text(encoding="utf-8")
-    start = text.index(f"## {title}\n")
-    nxt = text.find("\n## ", start + 1)
-    new = text[:start] + f"## {title}\n\n{body.strip()}\n" + (text[nxt:] if nxt >= 0 else "")
-    fd, tmp = tempfile.mkstemp(dir=doc.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(new)
-    os.replace(tmp, doc)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=Path, default=REPO / "runs")
@@ -107,7 +99,7 @@ def main() -> None:
     body = body.replace("{{ABLATIONS}}", ablation_markdown(args.runs))
     if args.default_table.exists():
         body = body.replace("{{DEFAULT}}", args.default_table.read_text(encoding="utf-8"))
-    replace_section(args.doc, "Model", body)
+    write_section(args.doc, body, "## Model", append=False)
 
 
 if __name__ == "__main__":

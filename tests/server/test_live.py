@@ -210,8 +210,8 @@ def test_bench_load_rewrites_only_its_section(tmp_path) -> None:
         "# Benchmarks\n\n## Search\n\nkeep me\n\n## Load test\n\n(pending)\n\n## Later\n\nme too\n"
     )
     bench = _bench_module()
-    bench.write_section(doc, "new numbers")
-    bench.write_section(doc, "newer numbers")
+    bench.write_section(doc, "new numbers", bench.SECTION)
+    bench.write_section(doc, "newer numbers", bench.SECTION)
     text = doc.read_text()
     assert (
         text
