@@ -23,6 +23,7 @@ from pathlib import Path
 from backend.errors import DatasetError, MotionSearchError
 from backend.library.plan import ClipTask, TextTables, dedupe_trials, load_text_tables, plan_source
 from backend.library.sources import MOTION_SOURCES, get_source
+from backend.motion.clip import CANONICAL_FPS
 
 __all__ = ["PLAN_VERSION", "BuildReport", "build_library", "convert_task"]
 
@@ -202,7 +203,7 @@ def build_library(
                     "limit": limit,
                 },
                 "splits": "train/val/test by performer or take; rule in backend/library/splits.py",
-                "fps": 20,
+                "fps": int(CANONICAL_FPS),
                 "joints": "SMPL-22 (HumanML3D order), metres, Y up",
             },
         )

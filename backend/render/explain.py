@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from backend.errors import InvalidInputError, MotionDataError
+from backend.motion.clip import CANONICAL_FPS
 from backend.motion.kinematics.skeleton import BANDS, NUM_BANDS, SMPL_JOINT_NAMES, band_slices
 from backend.render.preview import (
     check_joints,
@@ -257,7 +258,7 @@ def render_explain(
     text: str,
     *,
     band_channels: Sequence[int] | None = None,
-    fps: float = 20.0,
+    fps: float = CANONICAL_FPS,
     clip_id: str | None = None,
     score: float | None = None,
     width: int = 1400,

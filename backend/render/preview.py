@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from backend.errors import MotionDataError
+from backend.motion.clip import CANONICAL_FPS
 from backend.motion.kinematics.skeleton import NUM_JOINTS, SMPL_CHAINS, SMPL_JOINT_NAMES
 
 __all__ = [
@@ -195,7 +196,7 @@ def draw_filmstrip(
     joints: np.ndarray,
     frames: np.ndarray,
     *,
-    fps: float = 20.0,
+    fps: float = CANONICAL_FPS,
     label_times: bool = True,
     linewidth: float = 2.2,
 ) -> Any:
@@ -262,7 +263,7 @@ def render_filmstrip(
     joints: np.ndarray,
     n_poses: int = 6,
     size: tuple[int, int] = (960, 220),
-    fps: float = 20.0,
+    fps: float = CANONICAL_FPS,
     title: str | None = None,
 ) -> bytes:
     """Render a clip as a row of stick-figure poses over time (side view).
