@@ -4,7 +4,7 @@
 Blender's data may only be touched on the main thread, and the UI must never wait for HTTP. So:
 
 * :meth:`JobQueue.submit` runs ``work(emit)`` on a daemon thread. ``work`` must not touch bpy: it gets
-  plain values (a :class:`~.payloads.Prefs` snapshot, numpy arrays) and returns plain values.
+  plain values (a :class:`~.prefs.Prefs` snapshot, numpy arrays) and returns plain values.
 * The thread puts its result (or exception) on a :class:`queue.Queue`; ``emit(item)`` puts partial results
   (e.g. one thumbnail at a time).
 * :meth:`JobQueue.drain` runs on the main thread and calls the job's callbacks. In Blender it is called by

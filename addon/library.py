@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .errors import AddonError, BackendHTTPError, BadResponseError, MotionDataError
+from .urls import normalise_url
 
 __all__ = [
     "CAPTION_MAX_CHARS",
@@ -252,8 +253,6 @@ def library_label(url: str, libraries: list[tuple[str, str]]) -> str:
     >>> library_label("127.0.0.1:8766/", [("Demo", "http://127.0.0.1:8765"), ("Studio", "http://127.0.0.1:8766")])
     'Studio (http://127.0.0.1:8766)'
     """
-    from .client import normalise_url
-
     want = normalise_url(url)
     for name, other in libraries:
         if normalise_url(other) == want and name.strip():

@@ -7,9 +7,8 @@ import bpy
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from .errors import AddonError
-from .ops_import import armature_mapping
-from .properties import object_state, set_bone_map, set_status
-from .rigmap import detect_mapping, load_preset, missing_joints, save_preset
+from .rigmap import load_preset, missing_joints, save_preset
+from .state import armature_mapping, detect_armature_mapping, object_state, set_bone_map, set_status
 
 __all__ = [
     "MOTIONSEARCH_OT_add_body",
@@ -79,9 +78,7 @@ class MOTIONSEARCH_OT_map_detect(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         obj = context.active_object
-        names = [b.name for b in obj.data.bones]
-        parents = [names.index(b.parent.name) if b.parent else -1 for b in obj.data.bones]
-        mapping = detect_mapping(names, parents)
+        mapping = detect_armature_mapping(obj)
         set_bone_map(obj, mapping)
         missing = missing_joints(mapping)
         set_status(

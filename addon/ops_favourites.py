@@ -12,9 +12,9 @@ import bpy
 
 from .errors import AddonError
 from .ops_import import ImportItem, start_import
-from .ops_search import show_error
 from .preferences import addon_prefs, snapshot
-from .properties import set_status, state
+from .results import show_error
+from .state import set_status, state
 
 __all__ = [
     "MOTIONSEARCH_OT_favourite_import",

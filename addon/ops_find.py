@@ -2,7 +2,7 @@
 """Operators for finding: the dataset / tag filter menus (``GET /library``) and "more results" paging.
 
 The filters themselves (duration range, datasets, tags, commercial-safe) are panel properties that
-``MOTIONSEARCH_OT_search`` sends with the query (``properties.search_filters``). "More results" asks the
+``MOTIONSEARCH_OT_search`` sends with the query (``state.search_filters``). "More results" asks the
 same query with the same filters for the next page (``offset`` = hits listed so far) and appends it.
 """
 
@@ -15,10 +15,10 @@ import bpy
 from . import jobs
 from .client import BackendClient
 from .errors import AddonError
-from .ops_search import make_client, show_error, show_hits
 from .payloads import MAX_RANK, LibraryInfo
 from .preferences import snapshot
-from .properties import set_status, state
+from .results import make_client, show_error, show_hits
+from .state import set_status, state
 
 __all__ = [
     "MOTIONSEARCH_OT_library_refresh",

@@ -24,9 +24,9 @@ from .errors import AddonError
 from .folder import FolderItem, Outcome, scan_folder
 from .library import ClipInfo, add_under_free_id
 from .ops_library import clip_info, library_state, show_report
-from .ops_search import make_client
 from .preferences import snapshot
-from .properties import set_status
+from .results import make_client
+from .state import set_status
 
 __all__ = [
     "MAX_IN_FLIGHT",

@@ -21,18 +21,18 @@ import bpy
 from . import jobs
 from .clipedit import mirror_alignment, segment_frames
 from .errors import AddonError
-from .ops_search import alignment_to_json, make_client, show_error, show_words
-from .payloads import Alignment, MotionData, Prefs
+from .payloads import Alignment, MotionData
 from .preferences import snapshot
-from .properties import bone_map_dict, object_state, set_bone_map, set_status, state
-from .rigmap import check_mapping, detect_mapping
+from .prefs import Prefs
+from .results import alignment_to_json, make_client, show_error, show_words
+from .rigmap import check_mapping
+from .state import armature_mapping, bone_map_dict, object_state, set_bone_map, set_status, state
 
 __all__ = [
     "SEQUENCE_TRACK",
     "ImportItem",
     "MOTIONSEARCH_OT_import",
     "MOTIONSEARCH_OT_import_sequence",
-    "armature_mapping",
     "classes",
     "finish_import",
     "finish_sequence",
@@ -60,17 +60,6 @@ class ImportItem:
     segment: tuple[float, float] | None = None
     alignment_json: str = ""
     url: str = ""
-
-
-def armature_mapping(obj: bpy.types.Object) -> dict[str, str]:
-    """The object's bone map; detected from its bone names (and stored) when it has none yet."""
-    mapping = bone_map_dict(obj)
-    if not mapping:
-        names = [b.name for b in obj.data.bones]
-        parents = [names.index(b.parent.name) if b.parent else -1 for b in obj.data.bones]
-        mapping = detect_mapping(names, parents)
-        set_bone_map(obj, mapping)
-    return mapping
 
 
 def _undo_push(message: str) -> None:

@@ -27,9 +27,9 @@ from .library import (
     library_label,
     parse_tags,
 )
-from .ops_search import make_client
 from .preferences import addon_prefs, snapshot
-from .properties import set_bone_map, set_status
+from .results import make_client
+from .state import armature_mapping, set_bone_map, set_status
 
 __all__ = [
     "MOTIONSEARCH_OT_library_add_actions",
@@ -149,7 +149,7 @@ def upload_clips(
 
 def _sample_all(context, pairs) -> tuple[list[tuple[str, ClipInfo, object]], list[Outcome]]:
     """Sample ``(armature, action)`` pairs on the main thread; failures become report rows."""
-    from .anim.batch import armature_mapping_of, sample_action
+    from .anim.batch import sample_action
 
     st = library_state(context)
     clips, outcomes = [], []
@@ -158,7 +158,7 @@ def _sample_all(context, pairs) -> tuple[list[tuple[str, ClipInfo, object]], lis
         outcome = Outcome(f"{action.name} on {obj.name}")
         outcomes.append(outcome)
         try:
-            mapping = armature_mapping_of(obj)
+            mapping = armature_mapping(obj, store=False)
             if not len(obj.motion_search.bone_map):
                 set_bone_map(obj, mapping)  # shown in the Bone Map panel, as Describe does
             sampled = sample_action(context, obj, action, mapping)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bpy
 
 from .client import is_loopback
-from .payloads import Prefs
+from .prefs import Prefs
 
 __all__ = [
     "ADDON_ID",

@@ -8,16 +8,17 @@
 * ``Object.motion_search`` (:class:`MotionSearchObject`): what was imported / described on that armature
   (clip id, text, alignment as JSON, where the clip starts), its editable bone map and the colouring
   toggle. Saved with the .blend file.
+
+The update callbacks (selecting a result or caption, the colouring toggle) live in :mod:`.updates`, and the
+accessors (``state()``, ``set_status()``, bone maps ...) in :mod:`.state`: both sit below this module, so
+nothing imports back up into it.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import bpy
 
-from .skeleton import SMPL_JOINT_NAMES
+from .updates import on_caption_index, on_colouring_toggled, on_hit_index
 
 __all__ = [
     "MotionSearchBoneMapItem",
@@ -27,36 +28,10 @@ __all__ = [
     "MotionSearchObject",
     "MotionSearchState",
     "MotionSearchWord",
-    "alignment_dict",
-    "bone_map_dict",
     "classes",
-    "object_state",
-    "redraw",
     "register_properties",
-    "search_filters",
-    "set_bone_map",
-    "set_status",
-    "state",
     "unregister_properties",
 ]
-
-
-def _on_hit_selected(self: MotionSearchState, context: bpy.types.Context) -> None:
-    from . import ops_search  # local: ops_search imports this module
-
-    ops_search.on_hit_selected(context)
-
-
-def _on_caption_selected(self: MotionSearchState, context: bpy.types.Context) -> None:
-    from . import ops_search
-
-    ops_search.on_caption_selected(context)
-
-
-def _on_colouring_toggled(self: MotionSearchObject, context: bpy.types.Context) -> None:
-    from .anim import colouring
-
-    colouring.on_toggle(self.id_data)
 
 
 class MotionSearchHit(bpy.types.PropertyGroup):
@@ -121,11 +96,11 @@ class MotionSearchState(bpy.types.PropertyGroup):
         default="a person waves with the left hand",
     )  # fmt: skip
     hits: bpy.props.CollectionProperty(type=MotionSearchHit)  # type: ignore[valid-type]
-    hit_index: bpy.props.IntProperty(name="Result", default=0, update=_on_hit_selected)  # type: ignore[valid-type]
+    hit_index: bpy.props.IntProperty(name="Result", default=0, update=on_hit_index)  # type: ignore[valid-type]
     searched_text: bpy.props.StringProperty(name="Searched Text")  # type: ignore[valid-type]
     words: bpy.props.CollectionProperty(type=MotionSearchWord)  # type: ignore[valid-type]
     captions: bpy.props.CollectionProperty(type=MotionSearchCaption)  # type: ignore[valid-type]
-    caption_index: bpy.props.IntProperty(name="Caption", default=0, update=_on_caption_selected)  # type: ignore[valid-type]
+    caption_index: bpy.props.IntProperty(name="Caption", default=0, update=on_caption_index)  # type: ignore[valid-type]
     similar: bpy.props.CollectionProperty(type=MotionSearchHit)  # type: ignore[valid-type]
     describe_count: bpy.props.IntProperty(name="Captions", default=5, min=1, max=100)  # type: ignore[valid-type]
     status: bpy.props.StringProperty(name="Status", default="")  # type: ignore[valid-type]
@@ -166,7 +141,7 @@ class MotionSearchObject(bpy.types.PropertyGroup):
     colouring: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Alignment Colouring",
         description="Colour bones and keyframes by how strongly they match the text (off removes all colouring)",
-        default=False, update=_on_colouring_toggled,
+        default=False, update=on_colouring_toggled,
     )  # fmt: skip
     bone_map: bpy.props.CollectionProperty(type=MotionSearchBoneMapItem)  # type: ignore[valid-type]
     bone_map_index: bpy.props.IntProperty(name="Bone Map Row", default=0)  # type: ignore[valid-type]
@@ -174,75 +149,6 @@ class MotionSearchObject(bpy.types.PropertyGroup):
         name="Saved Colours",
         description="Bone colours and key types from before the colouring (restored on removal)",
     )
-
-
-def state(context: bpy.types.Context | None = None) -> MotionSearchState:
-    """The panel state of the current window manager."""
-    return (context or bpy.context).window_manager.motion_search
-
-
-def object_state(obj: bpy.types.Object) -> MotionSearchObject:
-    """The add-on's state stored on ``obj``."""
-    return obj.motion_search
-
-
-def redraw() -> None:
-    """Ask every 3D Viewport to redraw (results arrive from timers, outside any draw call)."""
-    wm = bpy.context.window_manager
-    for window in getattr(wm, "windows", []):
-        for area in window.screen.areas:
-            if area.type in {"VIEW_3D", "DOPESHEET_EDITOR", "GRAPH_EDITOR"}:
-                area.tag_redraw()
-
-
-def set_status(text: str, error: bool = False, context: bpy.types.Context | None = None) -> None:
-    """Set the panel's status line (and print errors to the console)."""
-    st = state(context)
-    st.status = text
-    st.status_is_error = error
-    if error:
-        print(f"Motion Search: {text}")
-    redraw()
-
-
-def bone_map_dict(obj: bpy.types.Object) -> dict[str, str]:
-    """The object's bone map as ``{smpl_joint: bone}`` (unmapped rows left out)."""
-    return {row.joint: row.bone for row in obj.motion_search.bone_map if row.bone}
-
-
-def set_bone_map(obj: bpy.types.Object, mapping: dict[str, str]) -> None:
-    """Replace the object's bone map with 22 rows (one per SMPL joint, empty when unmapped)."""
-    rows = obj.motion_search.bone_map
-    rows.clear()
-    for joint in SMPL_JOINT_NAMES:
-        row = rows.add()
-        row.joint = joint
-        row.bone = mapping.get(joint, "")
-
-
-def search_filters(st: MotionSearchState) -> dict[str, Any]:
-    """The panel's search filters as ``POST /search`` keywords (see ``bodies.search_request``).
-
-    Raises:
-        MotionDataError: a minimum duration above the maximum.
-    """
-    lo, hi = st.min_duration, st.max_duration
-    if lo > 0 and hi > 0 and lo > hi:
-        from .errors import MotionDataError
-
-        raise MotionDataError(f"Min Duration ({lo:g} s) is longer than Max Duration ({hi:g} s)")
-    return {
-        "min_duration": lo if lo > 0 else None,
-        "max_duration": hi if hi > 0 else None,
-        "datasets": [d.name for d in st.datasets if d.use],
-        "tags": [t.name for t in st.tags if t.use],
-        "commercial_safe": bool(st.commercial_safe),
-    }
-
-
-def alignment_dict(text: str) -> dict[str, Any] | None:
-    """Parse a stored alignment JSON string (None when empty)."""
-    return json.loads(text) if text else None
 
 
 classes = (

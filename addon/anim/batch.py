@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import bpy
 
 from ..errors import AddonError
-from ..rigmap import detect_mapping
+from ..state import armature_mapping
 from .action import action_fcurves, assign_action, is_slotted
 from .motion import scene_fps
 from .sample import SampledMotion, sample_joints
@@ -31,7 +31,6 @@ __all__ = [
     "FileImportError",
     "SampledClip",
     "action_bones",
-    "armature_mapping_of",
     "file_actions",
     "isolated_scene",
     "sample_action",
@@ -70,16 +69,6 @@ def action_bones(action: bpy.types.Action) -> set[str]:
         if path.startswith('pose.bones["') and path.rsplit(".", 1)[-1] in _MOTION_PROPS:
             out.add(path.split('"')[1])
     return out
-
-
-def armature_mapping_of(obj: bpy.types.Object) -> dict[str, str]:
-    """The armature's stored bone map, or one detected from its bone names (not stored)."""
-    mapping = {row.joint: row.bone for row in obj.motion_search.bone_map if row.bone}
-    if mapping:
-        return mapping
-    names = [b.name for b in obj.data.bones]
-    parents = [names.index(b.parent.name) if b.parent else -1 for b in obj.data.bones]
-    return detect_mapping(names, parents)
 
 
 def _restore(obj: bpy.types.Object, action, slot_handle, use_nla: bool) -> None:
@@ -244,5 +233,5 @@ def sample_file(context: bpy.types.Context, path: str, kind: str, stem: str) -> 
         out = []
         for obj, action in jobs:
             name = stem if len(jobs) == 1 else f"{stem}_{action.name}"
-            out.append(SampledClip(name, sample_action(ctx, obj, action, armature_mapping_of(obj))))
+            out.append(SampledClip(name, sample_action(ctx, obj, action, armature_mapping(obj, store=False))))
         return out

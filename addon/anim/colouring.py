@@ -241,7 +241,7 @@ def apply_from_state(obj: bpy.types.Object) -> int:
     st = obj.motion_search
     if not st.alignment_json:
         return 0
-    from ..properties import bone_map_dict
+    from ..state import bone_map_dict
     from .motion import scene_fps
 
     alignment = Alignment.from_json(json.loads(st.alignment_json))

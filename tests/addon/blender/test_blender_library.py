@@ -319,7 +319,7 @@ def test_folder_modal_progress_and_cancel(
     wm = bpy.context.window_manager
     fake = SimpleNamespace(report=lambda kind, text: reports.append((kind, text)), _timer=None)
     fake._finish = lambda context, run: cls._finish(fake, context, run)
-    run = ops_folder.FolderRun(_sub("ops_search").make_client(_sub("preferences").snapshot()), str(folder))
+    run = ops_folder.FolderRun(_sub("results").make_client(_sub("preferences").snapshot()), str(folder))
     ops_folder._RUNS["current"] = run
     fake._timer = wm.event_timer_add(0.05, window=bpy.context.window)
     info.busy = True

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from addon.client import BackendClient, is_loopback, normalise_url
+from addon.client import BackendClient
 from addon.errors import (
     RUN_COMMAND,
     BackendHTTPError,
@@ -31,6 +31,7 @@ from addon.errors import (
     BadResponseError,
     OnlineAccessError,
 )
+from addon.urls import is_loopback, normalise_url
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -1,0 +1,114 @@
+"""The add-on's import graph has no cycle (pure python: reads the sources with ``ast``, imports nothing).
+
+Every ``import`` / ``from ... import`` of the ``addon`` package counts, at module level and inside functions
+(the lazy imports Blender callbacks use), with relative imports resolved. ``from . import x`` where ``x`` is a
+submodule is an edge to ``addon.x`` (not to the package, whose ``__init__`` runs first anyway); ``from .m
+import name`` is an edge to ``addon.m``. A cycle fails the test with its path, e.g. ``addon.properties ->
+addon.ops_search -> addon.properties``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ADDON = Path(__file__).resolve().parents[2] / "addon"
+PACKAGE = "addon"
+
+
+def _module_name(path: Path, root: Path, package: str) -> str:
+    parts = [package, *path.relative_to(root).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules(root: Path, package: str) -> dict[str, Path]:
+    paths = sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+    return {_module_name(p, root, package): p for p in paths}
+
+
+def _resolve(current: str, is_package: bool, level: int, module: str | None) -> str:
+    """Absolute name of a (possibly relative) ``from`` import seen in module ``current``."""
+    if level == 0:
+        return module or ""
+    base = current.split(".") if is_package else current.split(".")[:-1]
+    base = base[: len(base) - (level - 1)]
+    return ".".join(base + ([module] if module else []))
+
+
+def import_graph(root: Path = ADDON, package: str = PACKAGE) -> dict[str, set[str]]:
+    """``{module: {modules of the package it imports}}`` for every module of the package in ``root``."""
+    modules = _modules(root, package)
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        is_package = path.name == "__init__.py"
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                target = _resolve(name, is_package, node.level, node.module)
+                subs = [f"{target}.{a.name}" for a in node.names if f"{target}.{a.name}" in modules]
+                # "from . import jobs" imports the submodule; other names come from ``target`` itself
+                targets = subs + ([target] if len(subs) < len(node.names) else [])
+            for target in targets:
+                while target and target not in modules:  # "addon.anim.x.y" -> the module that defines it
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    edges.add(target)
+        graph[name] = edges
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle as a path ``[a, b, ..., a]``, or None (iterative depth-first search)."""
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    for root in sorted(graph):
+        if state.get(root):
+            continue
+        stack: list[tuple[str, list[str]]] = [(root, sorted(graph[root]))]
+        path = [root]
+        state[root] = 1
+        while stack:
+            node, todo = stack[-1]
+            if not todo:
+                state[node] = 2
+                stack.pop()
+                path.pop()
+                continue
+            nxt = todo.pop(0)
+            if state.get(nxt) == 1:
+                return path[path.index(nxt) :] + [nxt]
+            if not state.get(nxt):
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append((nxt, sorted(graph.get(nxt, ()))))
+    return None
+
+
+def test_graph_sees_function_level_and_relative_imports(tmp_path: Path) -> None:
+    files = {
+        "__init__.py": "from . import a\n",
+        "a.py": "from .b import f\nimport os\n",
+        "b.py": "def f():\n    from .sub.c import g\n",
+        "sub/__init__.py": "",
+        "sub/c.py": "def g():\n    from .. import a\n    from ..b import f\n    import pkg.sub\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    graph = import_graph(tmp_path, "pkg")
+    assert graph == {
+        "pkg": {"pkg.a"},
+        "pkg.a": {"pkg.b"},
+        "pkg.b": {"pkg.sub.c"},  # inside a function
+        "pkg.sub": set(),
+        "pkg.sub.c": {"pkg.a", "pkg.b", "pkg.sub"},  # two dots; a submodule named by "from .. import"
+    }
+    assert find_cycle(graph) == ["pkg.a", "pkg.b", "pkg.sub.c", "pkg.a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_addon_import_graph_has_no_cycle() -> None:
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import cycle in the add-on: " + " -> ".join(cycle or [])
