@@ -65,7 +65,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def _run_fetch(args: argparse.Namespace) -> int:
     from backend.library.fetch import fetch_sources
-    from backend.library.sources import GITHUB_API, GITHUB_RAW, SOURCES
+    from backend.library.sources import SOURCES
+    from backend.library.upstream import GITHUB_API, GITHUB_RAW
 
     if args.list:
         for s in SOURCES:

@@ -28,14 +28,14 @@ from pathlib import Path
 
 from backend.errors import FetchError
 from backend.library.download import copy_file, download_file, git_blob_sha1, read_url
-from backend.library.sources import (
+from backend.library.sources import select_sources
+from backend.library.upstream import (
     FETCH_MARKER,
     GITHUB_API,
     GITHUB_RAW,
     Source,
     Upstream,
     content_digest,
-    select_sources,
     sha256_file,
 )
 

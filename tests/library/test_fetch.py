@@ -24,7 +24,8 @@ import pytest
 from backend.errors import FetchError
 from backend.library.download import part_path
 from backend.library.fetch import fetch_source, fetch_sources, is_fetched
-from backend.library.sources import content_digest, get_source
+from backend.library.sources import get_source
+from backend.library.upstream import content_digest
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = ("cmu-index", "cmu-bvh-samples")

@@ -10,7 +10,8 @@ import pytest
 
 from backend.errors import InvalidInputError
 from backend.library.fetch import read_sha256sums
-from backend.library.sources import MOTION_SOURCES, SOURCES, content_digest, get_source, select_sources
+from backend.library.sources import MOTION_SOURCES, SOURCES, get_source, select_sources
+from backend.library.upstream import content_digest
 
 
 def test_pinned_hashes_and_sizes_match_the_mirror(shared_datasets: Path):
