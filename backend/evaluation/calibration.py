@@ -1,11 +1,13 @@
-""" "No close match": a confidence in [0, 1] for a query's best hit, fitted on validation data, and its AUROC.
+""" "No close match": fitting a model's hit confidence on validation data, and its AUROC.
 
-Features of a query's score row against a gallery (:func:`score_features`): the best score, its margin over
-the mean of the next ten, and its z-score against the whole gallery. A logistic regression
-(``sklearn.linear_model.LogisticRegression``, balanced class weights) maps them to the probability that the
-gallery holds the queried action (:class:`Calibration`, JSON round-trip so a server can apply it later).
+The map itself (:class:`backend.model.confidence.ConfidenceMap`: features, logistic map, JSON) lives with the
+model, because the server applies it to every hit; this module fits it. Features of a query's score row
+against a gallery (:func:`score_features`) are those a search has for its best hit: the best score and its
+margin over the mean of ranks 2-11 (:func:`backend.model.confidence.confidence_features`). A logistic
+regression (``sklearn.linear_model.LogisticRegression``, balanced class weights) maps them to the probability
+that the gallery holds the queried action; the threshold is the fit's balanced operating point (Youden's J).
 
-Honest protocol (:func:`calibration_report`):
+Honest protocol (:func:`backend.evaluation.suite` ``calibration``):
 
 * **fit** on the *validation* gallery: positives = library held-out phrasings of the val clips (never used
   in training), negatives = the ``fit`` pool of absent actions of the query set;
@@ -18,35 +20,38 @@ AUROC (``sklearn.metrics.roc_auc_score``) is reported for the fitted confidence 
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from backend.atomic import atomic_write_text
 from backend.errors import InvalidInputError
+from backend.model.confidence import (
+    CONFIDENCE_FEATURES,
+    ConfidenceMap,
+    confidence_features,
+    reference_score,
+)
 
 __all__ = ["FEATURES", "Calibration", "auroc", "fit_calibration", "score_features"]
 
-#: feature names, in column order
-FEATURES: tuple[str, ...] = ("top1", "margin10", "zscore")
+#: feature names, in column order (the server's: backend.model.confidence)
+FEATURES: tuple[str, ...] = CONFIDENCE_FEATURES
+
+#: the fitted map (one class for fitting and serving)
+Calibration = ConfidenceMap
 
 
 def score_features(scores: np.ndarray) -> np.ndarray:
-    """Features of each query's score row.
+    """Features of each query's best hit from its score row.
 
     Args:
         scores: ``(Nq, Nc)`` scores against one gallery (``Nc >= 2``).
 
     Returns:
-        ``(Nq, 3)`` float64: best score, best minus the mean of ranks 2-11, best's z-score over the row.
+        ``(Nq, 2)`` float64: best score, best minus the mean of ranks 2-11.
 
-    >>> score_features(np.array([[1.0, 0.0, 0.0, 0.0]])).round(3).tolist()
-    [[1.0, 1.0, 1.732]]
+    >>> score_features(np.array([[1.0, 0.0, 0.5, 0.0]])).round(3).tolist()
+    [[1.0, 0.833]]
     """
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 2 or s.shape[1] < 2:
@@ -56,10 +61,14 @@ def score_features(scores: np.ndarray) -> np.ndarray:
         fill = np.nanmin(s, axis=1, keepdims=True)
         s = np.where(np.isnan(s), fill, s)
     srt = -np.sort(-s, axis=1)
-    top1 = srt[:, 0]
-    margin = top1 - srt[:, 1:11].mean(axis=1)
-    z = (top1 - s.mean(axis=1)) / np.maximum(s.std(axis=1), 1e-9)
-    return np.stack([top1, margin, z], axis=1)
+    ref = np.array([reference_score(row) for row in srt])
+    return confidence_features(srt[:, 0], ref)
+
+
+def row_confidence(cal: ConfidenceMap, scores: np.ndarray) -> np.ndarray:
+    """``(Nq,)`` confidences of each query's best hit for ``(Nq, Nc)`` score rows."""
+    f = score_features(scores)
+    return cal.confidence(f[:, 0], f[:, 0] - f[:, 1])
 
 
 def auroc(labels: Sequence[bool], values: Sequence[float]) -> float | None:
@@ -76,48 +85,14 @@ def auroc(labels: Sequence[bool], values: Sequence[float]) -> float | None:
     return float(roc_auc_score(y, np.asarray(values, dtype=np.float64)))
 
 
-@dataclass
-class Calibration:
-    """A fitted logistic map from :data:`FEATURES` to a confidence.
-
-    Attributes:
-        coef: ``len(FEATURES)`` weights (on standardised features).
-        intercept: bias.
-        mean: feature means of the fit data (standardisation).
-        scale: feature standard deviations of the fit data.
-        n_fit: ``(positives, negatives)`` fitted on.
-    """
-
-    coef: list[float]
-    intercept: float
-    mean: list[float]
-    scale: list[float]
-    n_fit: tuple[int, int]
-
-    def confidence(self, scores: np.ndarray) -> np.ndarray:
-        """``(Nq,)`` confidences in [0, 1] for ``(Nq, Nc)`` score rows."""
-        x = (score_features(scores) - np.asarray(self.mean)) / np.asarray(self.scale)
-        return 1.0 / (1.0 + np.exp(-(x @ np.asarray(self.coef) + self.intercept)))
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (with the feature names)."""
-        return {"features": list(FEATURES), "coef": self.coef, "intercept": self.intercept,
-                "mean": self.mean, "scale": self.scale, "n_fit": list(self.n_fit)}  # fmt: skip
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write JSON atomically (:func:`backend.atomic.atomic_write_text`)."""
-        path = Path(path)
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
-        return path
-
-
-def fit_calibration(pos_scores: np.ndarray, neg_scores: np.ndarray) -> Calibration:
+def fit_calibration(pos_scores: np.ndarray, neg_scores: np.ndarray) -> ConfidenceMap:
     """Fit the confidence on score rows of queries whose action the gallery holds (pos) or lacks (neg).
 
     Raises:
         InvalidInputError: either set empty.
     """
     from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_curve
 
     if len(pos_scores) == 0 or len(neg_scores) == 0:
         raise InvalidInputError(
@@ -127,10 +102,15 @@ def fit_calibration(pos_scores: np.ndarray, neg_scores: np.ndarray) -> Calibrati
     y = np.r_[np.ones(len(pos_scores)), np.zeros(len(neg_scores))]
     mean, scale = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-9)
     clf = LogisticRegression(class_weight="balanced", C=1.0).fit((x - mean) / scale, y)
-    return Calibration(
+    p = clf.predict_proba((x - mean) / scale)[:, 1]
+    fpr, tpr, thr = roc_curve(y, p)
+    best = int(np.argmax(tpr - fpr))
+    threshold = float(np.clip(thr[best], 0.0, 1.0))
+    return ConfidenceMap(
         [float(v) for v in clf.coef_[0]],
         float(clf.intercept_[0]),
         [float(v) for v in mean],
         [float(v) for v in scale],
         (len(pos_scores), len(neg_scores)),
+        round(threshold, 4),
     )

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from backend.evaluation.breakdown import caption_breakdown, query_set_breakdown
-from backend.evaluation.calibration import auroc, fit_calibration, score_features
+from backend.evaluation.calibration import auroc, fit_calibration, row_confidence, score_features
 from backend.evaluation.clip_labels import action_key, style_key
 from backend.evaluation.grounding import grounding_metrics
 from backend.evaluation.protocols import EvalSet
@@ -45,7 +45,7 @@ def key_positives(ev: EvalSet, with_style: bool) -> np.ndarray:
 
 
 def _score(model: Any, texts: Sequence[str], motion: Any, batch_size: int, amp: bool) -> np.ndarray:
-    from backend.evaluation.run import score_texts
+    from backend.evaluation.encoding import score_texts
 
     return score_texts(model, list(texts), motion, batch_size, amp)
 
@@ -83,11 +83,11 @@ def _calibration(
             continue
         y = [True] * len(rows["present"]) + [False] * len(rows[neg])
         both = np.concatenate([rows["present"], rows[neg]])
-        out[f"auroc_{neg}"] = auroc(y, cal.confidence(both))
+        out[f"auroc_{neg}"] = auroc(y, row_confidence(cal, both))
         out[f"auroc_{neg}_top1"] = auroc(y, score_features(both)[:, 0])
     for name, r in rows.items():
         if r is not None:
-            out[f"mean_confidence_{name}"] = float(cal.confidence(r).mean())
+            out[f"mean_confidence_{name}"] = float(row_confidence(cal, r).mean())
     return out
 
 

@@ -1,7 +1,9 @@
 """Contract of the "no close match" calibration (``backend.evaluation.calibration``) on the shipped model's real
 scores of real clips.
 
-* Features come from a query's score row; the fitted confidence lies in [0, 1] and survives a JSON round trip.
+* Features come from a query's score row (best score, margin over ranks 2-11: what the server has for a hit);
+  the fitted confidence lies in [0, 1], survives a JSON round trip through the model's ``ConfidenceMap``
+  (``confidence.json`` in a checkpoint) and carries a threshold in [0, 1].
 * Fitted on real rows (captions of gallery clips vs actions no source holds), it orders its own fit data well
   (AUROC > 0.9); bad inputs raise InvalidInputError.
 """
@@ -14,15 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backend.errors import InvalidInputError
-from backend.evaluation.calibration import Calibration, auroc, fit_calibration, score_features
+from backend.errors import ConfigError, InvalidInputError
+from backend.evaluation.calibration import auroc, fit_calibration, row_confidence, score_features
 from backend.evaluation.query_sets import load_query_set
+from backend.model.confidence import CONFIDENCE_FILE, ConfidenceMap
 
 
 @pytest.fixture(scope="module")
 def rows(sided_library: Path, shipped_model):
     from backend.evaluation.data import load_split
-    from backend.evaluation.run import encode_motions, score_texts
+    from backend.evaluation.encoding import encode_motions, score_texts
 
     records = load_split("library", sided_library, "val")
     motion = encode_motions(shipped_model, [shipped_model.featurize(r.joints) for r in records])
@@ -35,14 +38,25 @@ def rows(sided_library: Path, shipped_model):
 def test_fit_orders_present_above_absent(rows, tmp_path: Path) -> None:
     pos, neg = rows
     cal = fit_calibration(pos, neg)
-    conf_pos, conf_neg = cal.confidence(pos), cal.confidence(neg)
+    conf_pos, conf_neg = row_confidence(cal, pos), row_confidence(cal, neg)
     assert ((conf_pos >= 0) & (conf_pos <= 1)).all() and ((conf_neg >= 0) & (conf_neg <= 1)).all()
     assert auroc([True] * len(pos) + [False] * len(neg), np.r_[conf_pos, conf_neg]) > 0.9
     assert cal.n_fit == (len(pos), len(neg))
-    back = Calibration(**{k: v for k, v in json.loads(json.dumps(cal.to_dict())).items() if k != "features"})
-    np.testing.assert_allclose(back.confidence(neg), conf_neg)
-    path = cal.save(tmp_path / "cal.json")
-    assert json.loads(path.read_text())["features"] == ["top1", "margin10", "zscore"]
+    assert 0.0 <= cal.threshold <= 1.0
+    # the threshold separates most of the fit data (balanced operating point)
+    assert (conf_pos >= cal.threshold).mean() > 0.7 and (conf_neg < cal.threshold).mean() > 0.7
+    back = ConfidenceMap.from_dict(json.loads(json.dumps(cal.to_dict())))
+    np.testing.assert_allclose(row_confidence(back, neg), conf_neg)
+    path = cal.save(tmp_path / CONFIDENCE_FILE)
+    assert json.loads(path.read_text())["features"] == ["score", "margin"]
+    loaded = ConfidenceMap.for_checkpoint(tmp_path)
+    assert loaded is not None and loaded.threshold == cal.threshold
+    assert ConfidenceMap.for_checkpoint(tmp_path / "none") is None
+    # per hit: the confidence falls with the hit's score for one query's reference
+    srt = -np.sort(-pos[0])
+    ref = float(srt[1:11].mean())
+    per_hit = cal.confidence(srt[:20], ref)
+    assert (np.diff(per_hit) <= 1e-12).all()
 
 
 def test_features_and_errors(rows) -> None:
@@ -55,3 +69,8 @@ def test_features_and_errors(rows) -> None:
         fit_calibration(pos, pos[:0])
     with pytest.raises(InvalidInputError, match="2 clips"):
         score_features(np.zeros((3, 1)))
+    with pytest.raises(ConfigError, match="features"):
+        ConfidenceMap.from_dict({"features": ["top1", "margin10", "zscore"]})
+    bad = fit_calibration(pos, pos).to_dict() | {"scale": [0.0, 1.0]}
+    with pytest.raises(ConfigError, match="positive scales"):
+        ConfidenceMap.from_dict(bad)
