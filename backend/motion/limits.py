@@ -21,7 +21,6 @@ from backend.motion.clip import CANONICAL_FPS
 
 __all__ = [
     "ASF_SUFFIX",
-    "CANONICAL_FPS",
     "MAX_CANONICAL_FRAMES",
     "MAX_CLIP_SECONDS",
     "MAX_DESCRIBE_BODY_BYTES",

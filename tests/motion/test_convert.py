@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from backend.errors import BvhError, MotionDataError, RigMappingError
+from backend.motion.bvh_solve import positions_to_bvh
 from backend.motion.clip import Clip, ClipMeta
-from backend.motion.convert import bvh_to_clip, clip_to_bvh, joints_to_clip, positions_to_bvh
+from backend.motion.convert import bvh_to_clip, clip_to_bvh, joints_to_clip
 from backend.motion.io.bvh import read_bvh
 from backend.motion.kinematics.canonical import facing_direction
 from backend.motion.kinematics.fk import forward_kinematics

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from backend.errors import DatasetError, MotionDataError
-from backend.motion.clip import Clip, ClipMeta
+from backend.motion.clip import CANONICAL_FPS, Clip, ClipMeta
 from backend.motion.kinematics.canonical import canonicalise
-from backend.motion.kinematics.skeleton import CANONICAL_FPS, NUM_JOINTS
+from backend.motion.kinematics.skeleton import NUM_JOINTS
 
 __all__ = [
     "HUMANML3D_FPS",

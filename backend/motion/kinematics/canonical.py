@@ -23,7 +23,8 @@ import math
 import numpy as np
 
 from backend.errors import MotionDataError
-from backend.motion.kinematics.skeleton import CANONICAL_FPS, JOINT_INDEX, NUM_JOINTS
+from backend.motion.clip import CANONICAL_FPS
+from backend.motion.kinematics.skeleton import JOINT_INDEX, NUM_JOINTS
 from backend.motion.limits import MAX_FPS, MIN_FPS
 
 __all__ = [

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.motion.limits import CANONICAL_FPS
-
 __all__ = [
     "SMPL_JOINT_NAMES",
     "SMPL_PARENTS",
@@ -28,7 +26,6 @@ __all__ = [
     "NUM_ANGLE_CHANNELS",
     "band_slices",
     "MIRROR_JOINTS",
-    "CANONICAL_FPS",
 ]
 
 
