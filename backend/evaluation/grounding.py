@@ -19,12 +19,16 @@ cosines (``model.scoring.token_patch_similarity`` over the clip's valid patches;
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from backend.evaluation.query_sets import Query, QuerySet, concept_positives
 from backend.model.lexicon import LIMB_WORDS, SIDE_WORDS, limb_bands
+
+if TYPE_CHECKING:
+    from backend.model.outputs import MotionEncoding
+    from backend.model.retrieval import MotionTextRetrieval
 
 __all__ = ["GROUNDING_KEYS", "grounding_metrics", "part_words"]
 
@@ -69,8 +73,8 @@ def _pair_stats(sim: Any, text_mask: Any, word_index: Any, words: Sequence[str],
 
 
 def grounding_metrics(
-    model: Any,
-    motion: Any,
+    model: MotionTextRetrieval,
+    motion: MotionEncoding,
     clip_labels: Sequence[dict[str, str]],
     query_set: QuerySet,
     queries: Sequence[Query] | None = None,

@@ -12,12 +12,13 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from backend.errors import InvalidInputError, MotionSearchError
 from backend.evaluation.contrasts import contrast_table
+from backend.evaluation.encoding import encode_motions, score_texts
 from backend.evaluation.metrics import RECALL_KS
 from backend.evaluation.protocols import (
     EvalSet,
@@ -28,14 +29,16 @@ from backend.evaluation.protocols import (
     protocol_threshold,
 )
 
+if TYPE_CHECKING:
+    from backend.evaluation.query_sets import QuerySet
+    from backend.model.retrieval import MotionTextRetrieval
+
 __all__ = [
     "LABEL_PROTOCOLS",
     "PROTOCOLS",
     "EvalClip",
-    "encode_motions",
     "evaluate_checkpoint",
     "evaluate_clips",
-    "score_texts",
     "table_to_markdown",
 ]
 
@@ -76,77 +79,6 @@ class EvalClip:
     terse: list[str] = field(default_factory=list)
 
 
-def _autocast(model: Any, amp: bool) -> Any:
-    import contextlib
-
-    import torch
-
-    if amp and model.device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def encode_motions(
-    model: Any, features: Sequence[np.ndarray], batch_size: int = 128, amp: bool = True
-) -> Any:
-    """Encode every clip (centre crop, padding masked) and concatenate.
-
-    Args:
-        model: a :class:`~backend.model.retrieval.MotionTextRetrieval`.
-        features: ``Nc`` arrays ``(T_i, C)``.
-        batch_size: clips per forward pass.
-        amp: bf16 autocast on CUDA.
-
-    Returns:
-        :class:`~backend.model.outputs.MotionEncoding` with ``emb (Nc, P, D)`` (float32).
-    """
-    import torch
-
-    from backend.model.outputs import MotionEncoding
-
-    if not features:
-        raise InvalidInputError("no clips to encode")
-    parts = []
-    with torch.inference_mode(), _autocast(model, amp):
-        for start in range(0, len(features), batch_size):
-            x, mask = model.prepare_motion_batch(list(features[start : start + batch_size]), crop="center")
-            parts.append(model.encode_motion(x, mask))
-    return MotionEncoding(
-        emb=torch.cat([p.emb.float() for p in parts]),
-        mask=torch.cat([p.mask for p in parts]),
-        pooled=torch.cat([p.pooled.float() for p in parts]),
-        n_windows=parts[0].n_windows,
-        valid=torch.cat([p.valid for p in parts]),
-    )
-
-
-def score_texts(
-    model: Any, texts: Sequence[str], motion: Any, batch_size: int = 128, amp: bool = True
-) -> np.ndarray:
-    """Score every text against every encoded clip.
-
-    Args:
-        model: the retrieval model.
-        texts: ``Nt`` queries.
-        motion: :class:`MotionEncoding` of ``Nc`` clips (from :func:`encode_motions`).
-        batch_size: texts per forward pass.
-        amp: bf16 autocast on CUDA (encoding only; scores are computed in float32).
-
-    Returns:
-        ``(Nt, Nc)`` float32 scores (``model.score``).
-    """
-    import torch
-
-    rows = []
-    with torch.inference_mode():
-        for start in range(0, len(texts), batch_size):
-            with _autocast(model, amp):
-                enc = model.encode_text(list(texts[start : start + batch_size]))
-            enc.emb, enc.pooled = enc.emb.float(), enc.pooled.float()
-            rows.append(model.score(enc, motion).float().cpu().numpy())
-    return np.concatenate(rows).astype(np.float32)
-
-
 def _rows(protocol: str, result: Mapping[str, Mapping[str, Mapping[str, float]]]) -> list[dict[str, Any]]:
     out = []
     for queries, directions in result.items():
@@ -156,7 +88,7 @@ def _rows(protocol: str, result: Mapping[str, Mapping[str, Mapping[str, float]]]
 
 
 def evaluate_clips(
-    model: Any,
+    model: MotionTextRetrieval,
     clips: Sequence[EvalClip],
     protocols: Sequence[str] = PROTOCOLS,
     batch_size: int = 128,
@@ -164,7 +96,7 @@ def evaluate_clips(
     threshold: float = 0.95,
     ks: Sequence[int] = RECALL_KS,
     amp: bool = True,
-    query_set: Any = None,
+    query_set: QuerySet | None = None,
     fit_clips: Sequence[EvalClip] | None = None,
 ) -> dict[str, Any]:
     """Run the protocols on featurized clips.
@@ -232,7 +164,7 @@ def run_protocols(
     scores: np.ndarray,
     ev: EvalSet,
     protocols: Sequence[str],
-    model: Any,
+    model: MotionTextRetrieval,
     seed: int,
     threshold: float,
     ks: Sequence[int],
@@ -276,7 +208,7 @@ def evaluate_checkpoint(
     device: str = "cpu",
     max_clips: int | None = None,
     seed: int = 0,
-    query_set: Any = None,
+    query_set: QuerySet | None = None,
     terse_fn: HeldoutFn | None = None,
 ) -> dict[str, Any]:
     """Load a checkpoint folder and evaluate it on a split.

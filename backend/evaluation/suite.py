@@ -15,7 +15,7 @@ Called by :func:`backend.evaluation.run.evaluate_clips` for the protocol names :
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,10 @@ from backend.evaluation.clip_labels import action_key, style_key
 from backend.evaluation.grounding import grounding_metrics
 from backend.evaluation.protocols import EvalSet
 from backend.evaluation.query_sets import QuerySet, concept_positives
+
+if TYPE_CHECKING:
+    from backend.model.outputs import MotionEncoding
+    from backend.model.retrieval import MotionTextRetrieval
 
 __all__ = ["SUITE_PROTOCOLS", "key_positives", "run_suite", "suite_markdown"]
 
@@ -44,18 +48,20 @@ def key_positives(ev: EvalSet, with_style: bool) -> np.ndarray:
     return (ev.membership.astype(np.float64) @ same) > 0
 
 
-def _score(model: Any, texts: Sequence[str], motion: Any, batch_size: int, amp: bool) -> np.ndarray:
+def _score(
+    model: MotionTextRetrieval, texts: Sequence[str], motion: MotionEncoding, batch_size: int, amp: bool
+) -> np.ndarray:
     from backend.evaluation.encoding import score_texts
 
     return score_texts(model, list(texts), motion, batch_size, amp)
 
 
 def _calibration(
-    model: Any,
-    motion: Any,
+    model: MotionTextRetrieval,
+    motion: MotionEncoding,
     clip_labels: list[dict[str, str]],
     query_set: QuerySet,
-    fit: Any,
+    fit: tuple[MotionEncoding, list[str]] | None,
     bs: int,
     amp: bool,
 ) -> dict[str, Any]:
@@ -92,14 +98,14 @@ def _calibration(
 
 
 def run_suite(
-    model: Any,
+    model: MotionTextRetrieval,
     ev: EvalSet,
     scores: np.ndarray,
-    motion: Any,
+    motion: MotionEncoding,
     clip_sources: Sequence[str],
     protocols: Sequence[str],
     query_set: QuerySet | None = None,
-    fit: tuple[Any, list[str]] | None = None,
+    fit: tuple[MotionEncoding, list[str]] | None = None,
     batch_size: int = 128,
     amp: bool = True,
 ) -> dict[str, Any]:

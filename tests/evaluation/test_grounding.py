@@ -20,7 +20,7 @@ from backend.evaluation.query_sets import QuerySet, load_query_set
 @pytest.fixture(scope="module")
 def test_gallery(sided_library: Path, shipped_model):
     from backend.evaluation.data import load_split
-    from backend.evaluation.run import encode_motions
+    from backend.evaluation.encoding import encode_motions
 
     records = load_split("library", sided_library, "test")
     motion = encode_motions(shipped_model, [shipped_model.featurize(r.joints) for r in records])

@@ -64,7 +64,8 @@ def _test_takes(data: Path, action: str, style: str, n: int = 1) -> list[Path]:
 def scored(bandai2: Path):
     if not (DEFAULT_MODEL / "config.json").is_file():
         pytest.skip(f"no shipped default model at {DEFAULT_MODEL}")
-    from backend.evaluation.run import EvalClip, encode_motions
+    from backend.evaluation.encoding import encode_motions
+    from backend.evaluation.run import EvalClip
     from backend.library.captions import captions_for
     from backend.model.retrieval import MotionTextRetrieval
     from backend.motion.convert import bvh_to_clip
@@ -105,7 +106,7 @@ def test_left_right_and_style_contrasts_beat_chance(scored) -> None:
 def test_swapping_left_for_right_moves_the_ranking(
     scored, left_query: str, right_query: str, left_action: str, right_action: str
 ) -> None:
-    from backend.evaluation.run import score_texts
+    from backend.evaluation.encoding import score_texts
 
     model, clips, motion = scored
     s = score_texts(model, [left_query, right_query], motion)  # (2, Nc)
