@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import bpy
 
-from .client import is_loopback
 from .prefs import Prefs
+from .urls import is_loopback
 
 __all__ = [
     "ADDON_ID",

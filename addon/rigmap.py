@@ -1,109 +1,56 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Armature bone names -> the 22 SMPL joints (pure: no bpy).
+"""Armature bone names -> the 22 SMPL joints; bone-map validation and JSON presets (pure: no bpy).
 
-Bone names are split into words (``LeftUpLeg`` -> left / up / leg, ``thigh_l`` -> thigh / l,
-``DEF-upper_arm.L`` -> upper / arm / l), the side word is taken out, rig prefixes (``mixamorig:``, ``DEF-``,
-``Bip01``, ...) are dropped and what is left is looked up in an alias table, most specific alias first,
-each bone used once. That covers our own rig (the SMPL names), Mixamo (``Hips``, ``LeftUpLeg``,
-``LeftLeg``, ``LeftFoot``, ``LeftToeBase``, ``LeftShoulder``, ``LeftArm``, ``LeftForeArm``, ``LeftHand``),
-Unreal (``thigh_l``, ``calf_l``, ``ball_l``, ``clavicle_l``, ``upperarm_l``, ``lowerarm_l``), Rigify ``DEF-``
-bones and 3ds Max bipeds. Note the clashes the order settles: Mixamo's ``LeftFoot`` is the SMPL *ankle*
-and its ``LeftShoulder`` the SMPL *collar*.
+Detection uses the project's one rig vocabulary (:mod:`.rigtable`: ``rig_aliases.json``, shared with the
+backend, and the backend's matching rules), so an armature maps in Blender as the same rig maps in a BVH or
+ASF/AMC upload: our own rig (the SMPL names), Mixamo, Bandai-Namco, the CMU conversions (MotionBuilder,
+3ds Max, Daz, iClone / Character Creator, Acclaim ASF names, as in HDM05), Blender's metarig and Rigify
+(``DEF-`` / ``ORG-`` bones), Unreal's mannequins and 3ds Max bipeds, then generic aliases. Remember SMPL's
+naming: Mixamo's ``LeftFoot`` is the SMPL *ankle* and its ``LeftShoulder`` the SMPL *collar*.
 
-The spine is mapped by hierarchy: the bones between the pelvis and the neck (up to the bone the collars
-hang from, when that is one of them) become ``spine1`` (first), ``spine2`` (middle) and ``spine3`` (last;
-with two bones ``spine2`` stays unmapped and is interpolated when sampling). A map is a plain ``{smpl_joint: bone_name}`` dict and can be
-saved as a JSON preset.
+Each SMPL joint gets the bone the vocabulary says drives it; joints the backend places between bones (e.g.
+Bandai's ``spine2``) or on End Sites (Daz's toes) get none: missing joints that :func:`derivable_joints` can
+interpolate from mapped ones are filled when sampling. A map is a plain ``{smpl_joint: bone_name}`` dict and
+can be saved as a JSON preset.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping, Sequence
 
 from .errors import RigMapError
+from .rigtable import END_SITE_SUFFIX, map_bones
 from .skeleton import SMPL_JOINT_NAMES
 
 __all__ = [
-    "ALIASES",
     "PRESET_FORMAT",
     "check_mapping",
     "derivable_joints",
     "detect_mapping",
     "load_preset",
     "missing_joints",
+    "point_names",
     "save_preset",
-    "split_name",
 ]
 
 PRESET_FORMAT = "motion-search-rigmap"
 
-#: Joint base name (side removed) -> aliases, most specific first. Sided joints match bones of that side.
-ALIASES: dict[str, tuple[str, ...]] = {
-    "pelvis": ("pelvis", "hips", "hip", "root"),
-    "hip": ("hip", "upleg", "thigh", "upperleg", "legupper", "femur"),
-    "knee": ("knee", "leg", "calf", "shin", "lowerleg", "leglower", "tibia"),
-    "ankle": ("ankle", "foot"),
-    "foot": ("toebase", "toe", "toes", "ball", "foot"),
-    "neck": ("neck", "neck01", "neck1"),
-    "head": ("head",),
-    "collar": ("collar", "clavicle", "shoulder"),
-    "shoulder": ("shoulder", "upperarm", "arm", "uparm", "humerus"),
-    "elbow": ("elbow", "forearm", "lowerarm", "armlower", "radius"),
-    "wrist": ("wrist", "hand"),
-}
-#: Matching order: a joint's aliases may be taken by an earlier joint (ankle before foot, collar before
-#: shoulder) so each bone is used once.
-_ORDER = ("pelvis", "neck", "head", "hip", "knee", "ankle", "foot", "collar", "shoulder", "elbow", "wrist")
-_PREFIXES = {"def", "org", "mch", "mixamorig", "bip01", "bip001", "bip", "b", "cc", "base", "j", "jnt", "bn"}
-_LEFT = {"left", "l", "lft"}
-_RIGHT = {"right", "r", "rgt", "rt"}
-_SPINE = ("spine1", "spine2", "spine3")
 
+def point_names(bone_names: Sequence[str], parents: Sequence[int] | None = None) -> list[str]:
+    """The bones as the backend names a rig's points: every bone, then ``"<bone>/end"`` for each leaf's tail.
 
-def split_name(name: str) -> tuple[str, str]:
-    """Split a bone name into ``(side, base)``; side is ``"left"``, ``"right"`` or ``""``.
+    Args:
+        bone_names: ``(B,)`` the armature's bone names.
+        parents: ``(B,)`` parent index of each bone (-1 for roots); without it every bone counts as a leaf.
 
-    >>> split_name("mixamorig:LeftUpLeg"), split_name("thigh_l"), split_name("DEF-upper_arm.L")
-    (('left', 'upleg'), ('left', 'thigh'), ('left', 'upperarm'))
-    >>> split_name("Bip01 R Forearm"), split_name("spine_01"), split_name("left_ankle")
-    (('right', 'forearm'), ('', 'spine01'), ('left', 'ankle'))
+    >>> point_names(["Hips", "Spine", "Head"], [-1, 0, 1])
+    ['Hips', 'Spine', 'Head', 'Head/end']
     """
-    raw = name.rsplit(":", 1)[-1]
-    raw = re.sub(r"([a-z])([A-Z])", r"\1 \2", raw)
-    words = [w.lower() for w in re.split(r"[^A-Za-z0-9]+", raw) if w]
-    side = ""
-    kept = []
-    for i, w in enumerate(words):
-        if w in _LEFT and not side:
-            side = "left"
-        elif w in _RIGHT and not side:
-            side = "right"
-        elif i == 0 and w in _PREFIXES and len(words) > 1:
-            continue
-        else:
-            kept.append(w)
-    return side, "".join(kept)
-
-
-def _joint_key(joint: str) -> tuple[str, str]:
-    """SMPL joint name -> (side, base)."""
-    for side in ("left", "right"):
-        if joint.startswith(side + "_"):
-            return side, joint[len(side) + 1 :]
-    return "", joint
-
-
-def _spine_chain(pelvis: int, neck: int, parents: Sequence[int]) -> list[int]:
-    """Bones strictly between ``pelvis`` and ``neck`` on the parent chain (root side first)."""
-    chain = []
-    b = parents[neck]
-    while b >= 0 and b != pelvis:
-        chain.append(b)
-        b = parents[b]
-    return list(reversed(chain)) if b == pelvis else []
+    names = list(bone_names)
+    inner = set(parents or ()) if parents is not None else set()
+    return names + [n + END_SITE_SUFFIX for i, n in enumerate(names) if i not in inner]
 
 
 def detect_mapping(bone_names: Sequence[str], parents: Sequence[int] | None = None) -> dict[str, str]:
@@ -111,47 +58,23 @@ def detect_mapping(bone_names: Sequence[str], parents: Sequence[int] | None = No
 
     Args:
         bone_names: ``(B,)`` the armature's bone names.
-        parents: ``(B,)`` parent index of each bone (-1 for roots); enables the hierarchy-based spine map.
+        parents: ``(B,)`` parent index of each bone (-1 for roots): tells leaf bones (End Sites) apart.
 
     Returns:
         ``{smpl_joint: bone_name}`` for the joints found (possibly fewer than 22), in SMPL order.
 
-    >>> m = detect_mapping(["Hips", "Spine", "Spine1", "Spine2", "Neck", "Head"], [-1, 0, 1, 2, 3, 4])
-    >>> m["spine1"], m["spine2"], m["spine3"]
-    ('Spine', 'Spine1', 'Spine2')
+    >>> bones = ["Hips", "Spine", "Chest", "Neck", "Head"] + [f"{p}_L" for p in ("Shoulder", "UpperArm",
+    ...     "LowerArm", "Hand", "UpperLeg", "LowerLeg", "Foot", "Toes")]
+    >>> m = detect_mapping(bones)
+    >>> m["spine1"], m["spine3"], "spine2" in derivable_joints(m), m["left_collar"], m["left_ankle"]
+    ('Spine', 'Chest', True, 'Shoulder_L', 'Foot_L')
     """
-    keys = [split_name(n) for n in bone_names]
-    used: set[int] = set()
-    found: dict[str, int] = {}
-    for base_joint in _ORDER:
-        for side in ("left", "right") if base_joint not in ("pelvis", "neck", "head") else ("",):
-            joint = f"{side}_{base_joint}" if side else base_joint
-            for alias in ALIASES[base_joint]:
-                hit = next((i for i, k in enumerate(keys) if i not in used and k == (side, alias)), None)
-                if hit is not None:
-                    found[joint] = hit
-                    used.add(hit)
-                    break
-    chain: list[int] = []
-    if parents is not None and "pelvis" in found and "neck" in found:
-        chain = [b for b in _spine_chain(found["pelvis"], found["neck"], parents) if b not in used]
-        chest = {parents[found[c]] for c in ("left_collar", "right_collar") if c in found} & set(chain)
-        if len(chest) == 1:  # the collars hang from the chest: that is spine3, bones above it are neck bones
-            chain = chain[: chain.index(chest.pop()) + 1]
-    if chain:
-        picks = {"spine1": chain[0], "spine3": chain[-1]}
-        if len(chain) >= 3:
-            picks["spine2"] = chain[len(chain) // 2]
-        if len(chain) == 1:
-            picks = {"spine3": chain[0]}
-        found.update(picks)
-    else:
-        for joint in _SPINE:
-            hit = next((i for i, k in enumerate(keys) if i not in used and k == ("", joint)), None)
-            if hit is not None:
-                found[joint] = hit
-                used.add(hit)
-    return {j: bone_names[found[j]] for j in SMPL_JOINT_NAMES if j in found}
+    names = [n for n in bone_names if not n.endswith(END_SITE_SUFFIX)]
+    if len(names) != len(bone_names):  # a bone named "<x>/end" would read as an End Site: not matched
+        keep = [i for i, n in enumerate(bone_names) if not n.endswith(END_SITE_SUFFIX)]
+        remap = {old: new for new, old in enumerate(keep)}
+        parents = None if parents is None else [remap.get(parents[i], -1) for i in keep]
+    return map_bones(point_names(names, parents))
 
 
 def missing_joints(mapping: Mapping[str, str]) -> list[str]:
@@ -163,6 +86,7 @@ def missing_joints(mapping: Mapping[str, str]) -> list[str]:
 _DERIVED: dict[str, tuple[tuple[str, float], ...]] = {
     "spine1": (("pelvis", 2 / 3), ("spine3", 1 / 3)),
     "spine2": (("pelvis", 1 / 3), ("spine3", 2 / 3)),
+    "spine3": (("spine2", 0.8), ("neck", 0.2)),  # SMPL's spine3 sits 0.2 of the way from spine2 to the neck
     "neck": (("spine3", 0.5), ("head", 0.5)),
     "left_collar": (("spine3", 0.5), ("left_shoulder", 0.5)),
     "right_collar": (("spine3", 0.5), ("right_shoulder", 0.5)),

@@ -4,7 +4,8 @@ Every ``import`` / ``from ... import`` of the ``addon`` package counts, at modul
 (the lazy imports Blender callbacks use), with relative imports resolved. ``from . import x`` where ``x`` is a
 submodule is an edge to ``addon.x`` (not to the package, whose ``__init__`` runs first anyway); ``from .m
 import name`` is an edge to ``addon.m``. A cycle fails the test with its path, e.g. ``addon.properties ->
-addon.ops_search -> addon.properties``.
+addon.ops_search -> addon.properties``. The pure modules (:data:`PURE`) reach no Blender module through the
+imports that run at import time.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from pathlib import Path
 
 ADDON = Path(__file__).resolve().parents[2] / "addon"
 PACKAGE = "addon"
+#: modules that must import without Blender (``tests/test_architecture.py`` imports the older ones for real)
+PURE = ("bodies", "client", "clipedit", "errors", "folder", "heat", "jobs", "library", "payloads", "posing",
+        "prefs", "rigmap", "rigtable", "skeleton", "urls")  # fmt: skip
+BLENDER = {"bpy", "bpy_extras", "mathutils", "gpu", "bmesh", "addon_utils"}
 
 
 def _module_name(path: Path, root: Path, package: str) -> str:
@@ -35,14 +40,32 @@ def _resolve(current: str, is_package: bool, level: int, module: str | None) -> 
     return ".".join(base + ([module] if module else []))
 
 
-def import_graph(root: Path = ADDON, package: str = PACKAGE) -> dict[str, set[str]]:
-    """``{module: {modules of the package it imports}}`` for every module of the package in ``root``."""
+def _import_nodes(path: Path, at_import: bool) -> list[ast.Import | ast.ImportFrom]:
+    """Import statements of one file: all of them, or (``at_import``) those outside function bodies."""
+    out: list[ast.Import | ast.ImportFrom] = []
+    todo: list[ast.AST] = [ast.parse(path.read_text(encoding="utf-8"), filename=str(path))]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            out.append(node)
+        elif not (at_import and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))):
+            todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def import_graph(
+    root: Path = ADDON, package: str = PACKAGE, *, at_import: bool = False
+) -> dict[str, set[str]]:
+    """``{module: {modules of the package it imports}}`` for every module of the package in ``root``.
+
+    ``at_import=True`` keeps only the imports that run when the module is imported (not those in functions).
+    """
     modules = _modules(root, package)
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         is_package = path.name == "__init__.py"
         edges: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        for node in _import_nodes(path, at_import):
             targets: list[str] = []
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
@@ -58,6 +81,17 @@ def import_graph(root: Path = ADDON, package: str = PACKAGE) -> dict[str, set[st
                     edges.add(target)
         graph[name] = edges
     return graph
+
+
+def external_imports(path: Path) -> set[str]:
+    """Top-level names of the absolute imports one file runs when imported (``import bpy`` -> ``bpy``)."""
+    out: set[str] = set()
+    for node in _import_nodes(path, at_import=True):
+        if isinstance(node, ast.Import):
+            out.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out.add(node.module.split(".")[0])
+    return out
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -112,3 +146,19 @@ def test_graph_sees_function_level_and_relative_imports(tmp_path: Path) -> None:
 def test_addon_import_graph_has_no_cycle() -> None:
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle in the add-on: " + " -> ".join(cycle or [])
+
+
+def test_pure_modules_reach_no_blender_module() -> None:
+    graph, modules = import_graph(at_import=True), _modules(ADDON, PACKAGE)
+    bad = []
+    for name in PURE:
+        todo, seen = [f"{PACKAGE}.{name}"], set()
+        while todo:
+            mod = todo.pop()
+            if mod in seen:
+                continue
+            seen.add(mod)
+            todo.extend(graph[mod])
+            if external_imports(modules[mod]) & BLENDER:
+                bad.append(f"{name} -> {mod} imports {sorted(external_imports(modules[mod]) & BLENDER)}")
+    assert not bad, "\n".join(bad)

@@ -5,13 +5,15 @@ A mapping gives every SMPL joint a weighted combination of source points (joints
 fill joints a rig lacks, e.g. SMPL's three spine joints on a rig with two, placed at the fractions of the
 pelvis-to-neck path where SMPL has them (about 0.22, 0.47 and 0.58).
 
-Detection: source names are normalised (namespace such as ``mixamorig:`` and prefixes such as
-``CC_Base_`` / ``Bip01`` / ``DEF-`` dropped; case and separators ignored; the side read from
-``Left``/``Right``/``L``/``R`` prefixes and ``.L``/``_L``/``_Left`` suffixes). Each rig profile in
-:data:`RIG_PROFILES` (checked in order) declares the names that identify it and a recipe per SMPL joint;
-the first identified profile that resolves all 22 joints wins, the ``generic`` alias profile comes last.
-Remember SMPL's naming: ``left_collar`` is the clavicle, ``left_shoulder`` the upper-arm (gleno-humeral)
-joint, ``left_foot`` the toe base and ``left_ankle`` the ankle.
+The vocabulary is data: ``rig_aliases.json`` beside this module (the add-on ships a byte-equal copy and
+maps Blender armatures with the same rules, see ``addon/rigtable.py``). Source names are normalised
+(namespace such as ``mixamorig:`` and prefixes such as ``CC_Base_`` / ``Bip01`` / ``DEF-`` / ``ORG-``
+dropped; case and separators ignored; the side read from ``Left``/``Right``/``L``/``R`` prefixes and
+``.L``/``_L``/``_Left`` suffixes). Each rig profile of :data:`RIG_PROFILES` (checked in order) declares the
+names that identify it and recipes per SMPL joint; the first identified profile that resolves all 22 joints
+wins, the ``generic`` alias profile comes last. Each recipe also names the bone that drives the joint on an
+armature (:func:`map_bones`). Remember SMPL's naming: ``left_collar`` is the clavicle, ``left_shoulder`` the
+upper-arm (gleno-humeral) joint, ``left_foot`` the toe base and ``left_ankle`` the ankle.
 
 An explicit ``override`` (``{smpl_name: source_name}`` or ``{smpl_name: [(source_name, weight), ...]}``)
 replaces single entries; a rig that still cannot be mapped raises :class:`~backend.errors.RigMappingError`
@@ -20,8 +22,11 @@ listing every missing SMPL joint.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -30,10 +35,13 @@ from backend.motion.kinematics.fk import END_SITE_SUFFIX
 from backend.motion.kinematics.skeleton import SMPL_JOINT_NAMES
 
 __all__ = [
+    "RIG_ALIASES_PATH",
     "RIG_PROFILES",
     "JointMapping",
+    "Recipe",
     "apply_mapping",
     "detect_rig",
+    "map_bones",
     "map_joints",
     "normalise_name",
 ]
@@ -41,152 +49,61 @@ __all__ = [
 #: SMPL joint name -> ((source point index, weight), ...); weights sum to 1
 JointMapping = dict[str, tuple[tuple[int, float], ...]]
 
-# A recipe is a tuple of (reference, weight). A reference is a normalised base name (see normalise_name);
-# "~name" takes the side of the SMPL joint being mapped; "name/end" is that joint's End Site; "=joint" is
-# another SMPL joint of the same mapping (by its side-less key, "=~shoulder" = same-side shoulder).
-_Recipe = tuple[tuple[str, float], ...]
+#: the rig vocabulary (``addon/rig_aliases.json`` is a byte-equal copy)
+RIG_ALIASES_PATH = Path(__file__).with_name("rig_aliases.json")
+
 _KEYS = ("pelvis", "hip", "knee", "ankle", "foot", "spine1", "spine2", "spine3", "neck", "head",
          "collar", "shoulder", "elbow", "wrist")  # fmt: skip
 
 
-def _r(*refs: str | tuple[str, float]) -> tuple[_Recipe, ...]:
-    """Alternatives, each a single reference (weight 1) or a (ref, weight) pair list given as a tuple."""
-    out = []
-    for ref in refs:
-        out.append(((ref, 1.0),) if isinstance(ref, str) else tuple(ref))  # type: ignore[arg-type]
-    return tuple(out)
+class Recipe(NamedTuple):
+    """One alternative for an SMPL joint.
+
+    Attributes:
+        refs: ``((reference, weight), ...)``; a reference is a normalised base name, ``"~name"`` takes the
+            side of the SMPL joint being mapped, ``"name/end"`` is that joint's End Site and ``"=joint"``
+            another SMPL joint of the same mapping (``"=~shoulder"`` = the same-side shoulder).
+        bone: reference of the bone that drives the joint on an armature (None: no bone does).
+    """
+
+    refs: tuple[tuple[str, float], ...]
+    bone: str | None
 
 
-def _lerp(a: str, b: str, t: float) -> tuple[tuple[str, float], tuple[str, float]]:
-    """Recipe for the point a fraction ``t`` of the way from ``a`` to ``b``."""
-    return ((a, round(1.0 - t, 4)), (b, round(t, 4)))
+def _recipe(entry: str | dict) -> Recipe:
+    """A JSON alternative: a reference (its own bone unless an End Site / SMPL joint) or a ``lerp``."""
+    if isinstance(entry, str):
+        own = not (entry.endswith(END_SITE_SUFFIX) or entry.startswith("="))
+        return Recipe(((entry, 1.0),), entry if own else None)
+    a, b, t = entry["lerp"]
+    return Recipe(((a, round(1.0 - t, 4)), (b, round(t, 4))), entry.get("bone"))
 
 
-#: rig name -> {"requires": names that identify it, <key>: alternative recipes}; checked in this order
-RIG_PROFILES: dict[str, dict[str, tuple]] = {
-    "smpl": {
-        "requires": ("spine3", "~collar", "~wrist"),
-        "pelvis": _r("pelvis"), "hip": _r("~hip"), "knee": _r("~knee"), "ankle": _r("~ankle"),
-        "foot": _r("~foot"), "spine1": _r("spine1"), "spine2": _r("spine2"), "spine3": _r("spine3"),
-        "neck": _r("neck"), "head": _r("head"), "collar": _r("~collar"), "shoulder": _r("~shoulder"),
-        "elbow": _r("~elbow"), "wrist": _r("~wrist"),
-    },
-    # Bandai-Namco: Hips, Spine (0.38 of pelvis->neck), Chest (0.60), Neck, Head; Shoulder_L = clavicle
-    "bandai": {
-        "requires": ("~upperleg", "~lowerarm", "chest"),
-        "pelvis": _r("hips"), "hip": _r("~upperleg"), "knee": _r("~lowerleg"), "ankle": _r("~foot"),
-        "foot": _r("~toes", "~toe"), "spine1": _r(_lerp("hips", "spine", 0.58)),
-        "spine2": _r(_lerp("spine", "chest", 0.41)), "spine3": _r("chest"), "neck": _r("neck"),
-        "head": _r("head"), "collar": _r("~shoulder"), "shoulder": _r("~upperarm"), "elbow": _r("~lowerarm"),
-        "wrist": _r("~hand"),
-    },
-    # CMU cgspeed MotionBuilder names: Spine at 0.35, Spine1 (=Neck, top of thorax) at 0.70 of Hips->Neck1;
-    # LeftShoulder starts on the spine, so the SMPL collar sits part-way to the shoulder (LeftArm).
-    "cmu_motionbuilder": {
-        "requires": ("~upleg", "lowerback", "neck1"),
-        "pelvis": _r("hips"), "hip": _r("~upleg"), "knee": _r("~leg"), "ankle": _r("~foot"),
-        "foot": _r("~toebase"), "spine1": _r(_lerp("hips", "spine", 0.63)),
-        "spine2": _r(_lerp("spine", "spine1", 0.37)), "spine3": _r(_lerp("spine", "spine1", 0.69)),
-        "neck": _r("neck1"), "head": _r("head"), "collar": _r(_lerp("~shoulder", "~arm", 0.45)),
-        "shoulder": _r("~arm"), "elbow": _r("~forearm"), "wrist": _r("~hand"),
-    },
-    # CMU 3ds Max names: the same skeleton as above, renamed
-    "cmu_3dsmax": {
-        "requires": ("chest2", "lowerneck", "~collar"),
-        "pelvis": _r("hips"), "hip": _r("~hip"), "knee": _r("~knee"), "ankle": _r("~ankle"),
-        "foot": _r("~toe"), "spine1": _r(_lerp("hips", "chest", 0.63)),
-        "spine2": _r(_lerp("chest", "chest2", 0.37)), "spine3": _r(_lerp("chest", "chest2", 0.69)),
-        "neck": _r("neck"), "head": _r("head"), "collar": _r(_lerp("~collar", "~shoulder", 0.45)),
-        "shoulder": _r("~shoulder"), "elbow": _r("~elbow"), "wrist": _r("~wrist"),
-    },
-    # Acclaim ASF (the CMU database's own skeleton and HDM05's; cgspeed's BVH is its conversion): the same
-    # joints as cmu_motionbuilder under the ASF bone names (lowerback = LowerBack, upperback = Spine, thorax =
-    # Spine1, upperneck = Neck1, lclavicle = LeftShoulder, lhumerus = LeftArm, lradius = LeftForeArm, lwrist =
-    # LeftHand); a point named after a bone is where the bone starts. Some BVH conversions keep these names
-    # with a root called "hip" (two Daz-folder files of CMU subject 16).
-    "acclaim": {
-        "requires": ("~femur", "upperback", "thorax", "~humerus"),
-        "pelvis": _r("root", "hip", "hips"), "hip": _r("~femur"), "knee": _r("~tibia"), "ankle": _r("~foot"),
-        "foot": _r("~toes", "~toes/end"), "spine1": _r(_lerp("=pelvis", "upperback", 0.63)),
-        "spine2": _r(_lerp("upperback", "thorax", 0.37)), "spine3": _r(_lerp("upperback", "thorax", 0.69)),
-        "neck": _r("upperneck"), "head": _r("head"), "collar": _r(_lerp("~clavicle", "~humerus", 0.45)),
-        "shoulder": _r("~humerus"), "elbow": _r("~radius"), "wrist": _r("~wrist"),
-    },
-    # cgspeed's Daz-friendly CMU conversion: hip, abdomen, chest, neck, head; lCollar, lShldr, lForeArm, lHand;
-    # lButtock, lThigh, lShin, lFoot (its End Site is the toe). On the takes it shares with the cgspeed
-    # MotionBuilder copy its joint angles differ from that copy's by 7.6 deg on average (iClone's: 8.2 deg).
-    "daz": {
-        "requires": ("~shldr", "abdomen", "~thigh", "~shin"),
-        "pelvis": _r("hip"), "hip": _r("~thigh"), "knee": _r("~shin"), "ankle": _r("~foot"),
-        "foot": _r("~foot/end"), "spine1": _r("abdomen"),
-        "spine2": _r(_lerp("abdomen", "chest", 0.5)), "spine3": _r("chest"),
-        "neck": _r("neck"), "head": _r("head"), "collar": _r("~collar"),
-        "shoulder": _r("~shldr"), "elbow": _r("~forearm"), "wrist": _r("~hand"),
-    },
-    # Mixamo: Spine (0.20), Spine1 (0.43), Spine2 (0.70), Neck
-    "mixamo": {
-        "requires": ("~upleg", "spine2", "~forearm"),
-        "pelvis": _r("hips"), "hip": _r("~upleg"), "knee": _r("~leg"), "ankle": _r("~foot"),
-        "foot": _r("~toebase", "~toe"), "spine1": _r("spine"), "spine2": _r(_lerp("spine1", "spine2", 0.2)),
-        "spine3": _r(_lerp("spine1", "spine2", 0.6)), "neck": _r("neck"), "head": _r("head"),
-        "collar": _r("~shoulder"), "shoulder": _r("~arm"), "elbow": _r("~forearm"), "wrist": _r("~hand"),
-    },
-    # iClone / Character Creator: Spine01 (0.22), Spine02 (0.49) of Hip->NeckTwist01 (neck base)
-    "character_creator": {
-        "requires": ("~thigh", "spine02", "necktwist01"),
-        "pelvis": _r("hip", "pelvis"), "hip": _r("~thigh"), "knee": _r("~calf"), "ankle": _r("~foot"),
-        "foot": _r("~toebase"), "spine1": _r("spine01"), "spine2": _r("spine02"),
-        "spine3": _r(_lerp("spine02", "necktwist01", 0.2)), "neck": _r("necktwist01"), "head": _r("head"),
-        "collar": _r("~clavicle"), "shoulder": _r("~upperarm"), "elbow": _r("~forearm"), "wrist": _r("~hand"),
-    },
-    # Blender's human metarig / Rigify: spine (pelvis), spine.001..003, spine.004 (neck), spine.006 (head)
-    "rigify_metarig": {
-        "requires": ("~thigh", "spine003", "spine004"),
-        "pelvis": _r("spine"), "hip": _r("~thigh"), "knee": _r("~shin"), "ankle": _r("~foot"),
-        "foot": _r("~toe", "~foot/end"), "spine1": _r("spine001"),
-        "spine2": _r(_lerp("spine002", "spine003", 0.55)), "spine3": _r("spine003"), "neck": _r("spine004"),
-        "head": _r("spine006", "spine005"), "collar": _r(_lerp("~shoulder", "~upperarm", 0.35)),
-        "shoulder": _r("~upperarm"), "elbow": _r("~forearm"), "wrist": _r("~hand", "~forearm/end"),
-    },
-    # Reduced metarig (ReActIdle): pelvis, spine (at the pelvis), spine.001 (0.46), neck (shoulder level),
-    # face (head); no hands or toes, so wrists and toe bases are the End Sites.
-    "simple_metarig": {
-        "requires": ("~thigh", "spine001", "neck", "~shin"),
-        "pelvis": _r("pelvis", "spine"), "hip": _r("~thigh"), "knee": _r("~shin"), "ankle": _r("~foot"),
-        "foot": _r("~toe", "~foot/end"), "spine1": _r(_lerp("spine", "spine001", 0.49)),
-        "spine2": _r("spine001"), "spine3": _r(_lerp("spine001", "neck", 0.29)),
-        "neck": _r(_lerp("neck", "face", 0.3), _lerp("neck", "head", 0.3), "neck"),
-        "head": _r("face", "head"), "collar": _r(_lerp("~shoulder", "~upperarm", 0.35)),
-        "shoulder": _r("~upperarm"), "elbow": _r("~forearm"), "wrist": _r("~hand", "~forearm/end"),
-    },
-    # Anything else: common aliases, then interpolations between SMPL joints found so far
-    "generic": {
-        "requires": (),
-        "pelvis": _r("pelvis", "hips", "hip", "bip01pelvis"),
-        "hip": _r("~hip", "~upleg", "~upperleg", "~thigh", "~femur", "~legupper"),
-        "knee": _r("~knee", "~leg", "~lowerleg", "~calf", "~shin", "~tibia", "~leglower"),
-        "ankle": _r("~ankle", "~foot"),
-        "foot": _r("~toebase", "~toe", "~toes", "~ball", "~foot/end", "~ankle/end"),
-        "spine1": _r("spine1", "spine", "lowerback", "abdomen", "spine01", "waist",
-                     _lerp("=pelvis", "=spine3", 0.35)),
-        "spine2": _r("spine2", "spine02", _lerp("=spine1", "=spine3", 0.5)),
-        "spine3": _r("spine3", "upperchest", "chest2", "chest", "spine2", "thorax"),
-        "neck": _r("neck", "neck1", "lowerneck", "necktwist01"),
-        "head": _r("head", "skull"),
-        "collar": _r("~collar", "~clavicle", _lerp("=spine3", "=~shoulder", 0.4)),
-        "shoulder": _r("~shoulder", "~upperarm", "~arm", "~humerus", "~armupper", "~shldr"),
-        "elbow": _r("~elbow", "~forearm", "~lowerarm", "~armlower"),
-        "wrist": _r("~wrist", "~hand", "~forearm/end", "~lowerarm/end"),
-    },
-}  # fmt: skip
+def _load_profiles(table: dict) -> dict[str, dict[str, tuple]]:
+    out: dict[str, dict[str, tuple]] = {}
+    for rig, profile in table["profiles"].items():
+        joints = profile["joints"]
+        if set(joints) != set(_KEYS):
+            raise ValueError(f"{RIG_ALIASES_PATH}: profile {rig!r} must give exactly the keys {_KEYS}")
+        bones = [e.get("bone") for alts in joints.values() for e in alts if isinstance(e, dict)]
+        if any(b is not None and (b.endswith(END_SITE_SUFFIX) or b.startswith("=")) for b in bones):
+            raise ValueError(f"{RIG_ALIASES_PATH}: profile {rig!r}: a bone must be a joint name, not {bones}")
+        out[rig] = {"requires": tuple(profile["requires"])}
+        out[rig].update({key: tuple(_recipe(e) for e in joints[key]) for key in _KEYS})
+    return out
 
-_PREFIXES = ("cc_base_", "bip001", "bip01", "def-", "def_", "mixamorig", "rl_")
+
+with open(RIG_ALIASES_PATH, encoding="utf-8") as _fh:
+    _TABLE = json.load(_fh)
+
+#: rig name -> {"requires": names that identify it, <key>: alternative :class:`Recipe` s}; checked in order
+RIG_PROFILES: dict[str, dict[str, tuple]] = _load_profiles(_TABLE)
+
+_PREFIXES = tuple(_TABLE["names"]["prefixes"])
 _SIDE_WORD = re.compile(r"^(Left|Right|left|right|LEFT|RIGHT)(?=[^a-z]|$)")
 _SIDE_LETTER = re.compile(r"^([LRlr])(?=[A-Z_.\- ])")
 # Acclaim ASF bone names put a lower-case side letter straight before a lower-case limb word ("lfemur")
-_SIDE_ACCLAIM = re.compile(
-    r"^([lr])(?=(?:hipjoint|femur|tibia|foot|toes|clavicle|humerus|radius|wrist|hand|fingers|thumb)$)"
-)
+_SIDE_ACCLAIM = re.compile(r"^([lr])(?=(?:" + "|".join(_TABLE["names"]["acclaim_limbs"]) + r")$)")
 _SIDE_SUFFIX_WORD = re.compile(r"[_.\- ]?(Left|Right|left|right|LEFT|RIGHT)$")
 _SIDE_SUFFIX_LETTER = re.compile(r"[_.\- ]([LRlr])$")
 _SEPARATORS = re.compile(r"[\s_.\-:|]+")
@@ -255,9 +172,16 @@ def _smpl_key(smpl_name: str) -> tuple[str, str]:
     return "", smpl_name
 
 
-def _resolve_profile(profile: Mapping[str, tuple], table: dict, fixed: JointMapping) -> JointMapping:
-    """Resolve as many SMPL joints as possible (``fixed`` entries win); returns the resolved ones."""
+def _resolve_profile(
+    profile: Mapping[str, tuple], table: dict, fixed: JointMapping
+) -> tuple[JointMapping, dict[str, Recipe]]:
+    """Resolve as many SMPL joints as possible (``fixed`` entries win).
+
+    Returns:
+        The resolved joints, and the :class:`Recipe` each non-fixed one was resolved with.
+    """
     out: JointMapping = dict(fixed)
+    chosen: dict[str, Recipe] = {}
     pending = [n for n in SMPL_JOINT_NAMES if n not in out]
     progress = True
     while pending and progress:  # '=joint' references may need several passes
@@ -267,7 +191,7 @@ def _resolve_profile(profile: Mapping[str, tuple], table: dict, fixed: JointMapp
             for recipe in profile[key]:
                 combo: dict[int, float] = {}
                 ok = True
-                for ref, w in recipe:
+                for ref, w in recipe.refs:
                     if ref.startswith("="):
                         other = ref[1:]
                         if other.startswith("~"):
@@ -286,10 +210,11 @@ def _resolve_profile(profile: Mapping[str, tuple], table: dict, fixed: JointMapp
                 if ok:
                     total = sum(combo.values())
                     out[smpl] = tuple((i, w / total) for i, w in combo.items() if w != 0.0)
+                    chosen[smpl] = recipe
                     pending.remove(smpl)
                     progress = True
                     break
-    return out
+    return out, chosen
 
 
 def _override_mapping(names: Sequence[str], override: Mapping, table: dict) -> JointMapping:
@@ -329,6 +254,30 @@ def _identified_rigs(table: dict) -> list[str]:
     return [rig for rig, profile in RIG_PROFILES.items() if all(present(r) for r in profile["requires"])]
 
 
+def _choose_profile(
+    table: dict, fixed: JointMapping, rig: str | None
+) -> tuple[str, JointMapping, dict[str, Recipe]]:
+    """The profile a rig maps with: the first candidate resolving all 22 joints, else the one resolving most.
+
+    Candidates: ``rig`` alone when given, else the identified profiles (generic last), then the others (an
+    override may complete them). Returns ``(profile name, resolved joints, recipe of each)``.
+    """
+    if rig:
+        candidates = [rig]
+    else:
+        identified = _identified_rigs(table)
+        candidates = identified + [r for r in RIG_PROFILES if r not in identified]
+    best: tuple[str, JointMapping, dict[str, Recipe]] | None = None
+    for cand in candidates:
+        got, chosen = _resolve_profile(RIG_PROFILES[cand], table, fixed)
+        if len(got) == len(SMPL_JOINT_NAMES):
+            return cand, got, chosen
+        if best is None or len(got) > len(best[1]):
+            best = (cand, got, chosen)
+    assert best is not None
+    return best
+
+
 def detect_rig(names: Sequence[str]) -> str:
     """Name of the first profile in :data:`RIG_PROFILES` whose identifying joints are all present.
 
@@ -342,6 +291,11 @@ def detect_rig(names: Sequence[str]) -> str:
     'cmu_motionbuilder'
     """
     return _identified_rigs(_lookup_table(names))[0]
+
+
+def _check_rig(rig: str | None) -> None:
+    if rig is not None and rig not in RIG_PROFILES:
+        raise RigMappingError(f"unknown rig {rig!r}; valid rigs: {', '.join(RIG_PROFILES)}")
 
 
 def map_joints(
@@ -370,29 +324,57 @@ def map_joints(
     (((6, 1.0),), ((0, 0.42), (1, 0.58)))
     """
     names = list(names)
-    if rig is not None and rig not in RIG_PROFILES:
-        raise RigMappingError(f"unknown rig {rig!r}; valid rigs: {', '.join(RIG_PROFILES)}")
+    _check_rig(rig)
     table = _lookup_table(names)
     fixed = _override_mapping(names, override or {}, table)
-    if rig:
-        candidates = [rig]
-    else:  # identified profiles (generic last), then the others (an override may complete them)
-        identified = _identified_rigs(table)
-        candidates = identified + [r for r in RIG_PROFILES if r not in identified]
-    best: JointMapping | None = None
-    best_rig = ""
-    for cand in candidates:
-        got = _resolve_profile(RIG_PROFILES[cand], table, fixed)
-        if len(got) == len(SMPL_JOINT_NAMES):
-            return {n: got[n] for n in SMPL_JOINT_NAMES}
-        if best is None or len(got) > len(best):
-            best, best_rig = got, cand
-    missing = [n for n in SMPL_JOINT_NAMES if best is None or n not in best]
+    best_rig, got, _ = _choose_profile(table, fixed, rig)
+    if len(got) == len(SMPL_JOINT_NAMES):
+        return {n: got[n] for n in SMPL_JOINT_NAMES}
+    missing = [n for n in SMPL_JOINT_NAMES if n not in got]
     shown = ", ".join(names[:30]) + (" ..." if len(names) > 30 else "")
     raise RigMappingError(
         f"cannot map {len(missing)} SMPL joint(s) from this rig (closest profile {best_rig!r}): missing "
         f"{', '.join(missing)}; rig joints: {shown}. Pass mapping={{smpl_name: source_joint}} to map them."
     )
+
+
+def map_bones(names: Sequence[str], *, rig: str | None = None) -> dict[str, str]:
+    """Which source joint (an armature's bone) drives each SMPL joint, by the profile :func:`map_joints` uses.
+
+    The add-on's bone-map detector (``addon/rigmap.detect_mapping``) gives the same answer for the same rig.
+
+    Args:
+        names: source point names (joints, and End Sites as ``"<joint>/end"``).
+        rig: force a profile of :data:`RIG_PROFILES` instead of detecting it.
+
+    Returns:
+        ``{smpl_name: source_name}`` in SMPL order for the joints a bone drives (each source at most once, the
+        first SMPL joint keeps it); joints placed between bones, on End Sites or from other joints are left
+        out. A rig no profile fully maps gives what the closest profile resolves (never raises for that).
+
+    Raises:
+        RigMappingError: unknown ``rig``.
+
+    >>> m = map_bones(["Hips", "Spine", "Chest", "Neck", "Head"] + [f"{p}_{s}" for s in "LR" for p in
+    ...     ("Shoulder", "UpperArm", "LowerArm", "Hand", "UpperLeg", "LowerLeg", "Foot", "Toes")])
+    >>> m["spine1"], m["spine3"], "spine2" in m, m["left_collar"]
+    ('Spine', 'Chest', False, 'Shoulder_L')
+    """
+    names = list(names)
+    _check_rig(rig)
+    table = _lookup_table(names)
+    _, _, chosen = _choose_profile(table, {}, rig)
+    out: dict[str, str] = {}
+    used: set[int] = set()
+    for smpl in SMPL_JOINT_NAMES:
+        recipe = chosen.get(smpl)
+        if recipe is None or recipe.bone is None:
+            continue
+        idx = table.get(_ref_key(recipe.bone, _smpl_key(smpl)[0]))
+        if idx is not None and idx not in used:
+            used.add(idx)
+            out[smpl] = names[idx]
+    return out
 
 
 def apply_mapping(points: np.ndarray, mapping: JointMapping) -> np.ndarray:

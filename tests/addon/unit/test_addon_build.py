@@ -37,6 +37,7 @@ def test_zip_layout_and_determinism(tmp_path: Path) -> None:
     names = zipfile.ZipFile(first).namelist()
     assert names == sorted(names)
     assert "blender_manifest.toml" in names and "__init__.py" in names and "anim/action.py" in names
+    assert "rig_aliases.json" in names  # the rig vocabulary rigtable.py reads beside itself
     expected = {
         p.relative_to(REPO / "addon").as_posix()
         for p in (REPO / "addon").rglob("*")

@@ -13,6 +13,7 @@ socket traffic:
 
 from __future__ import annotations
 
+import doctest
 import json
 import socket
 import threading
@@ -22,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from addon import urls
 from addon.client import BackendClient
 from addon.errors import (
     RUN_COMMAND,
@@ -144,3 +146,8 @@ def test_url_helpers() -> None:
     assert not is_loopback("http://192.168.1.5:8765") and not is_loopback("https://example.org")
     with pytest.raises(ValueError, match="timeout"):
         BackendClient("http://127.0.0.1:1", timeout=0)
+
+
+def test_url_doctests() -> None:
+    result = doctest.testmod(urls)
+    assert result.attempted > 0 and result.failed == 0
