@@ -6,11 +6,11 @@ Runs under a bpy venv (``.venv-bpy42`` / ``.venv-bpy50``); the backend is a real
 The add-on is built, installed and enabled as in the Blender tests. What is timed, on the main thread
 (where a long step freezes Blender's UI):
 
-* **list update**: ``ops_search.show_hits`` with a real ``/search`` answer of n hits (fills the rows, starts
+* **list update**: ``results.show_hits`` with a real ``/search`` answer of n hits (fills the rows, starts
   the thumbnail and alignment workers, selects the best hit).
 * **thumbnails landing**: every timer tick (``jobs.timer_tick``, what ``bpy.app.timers`` runs every 0.1 s)
   while the n thumbnails arrive; the longest tick is the worst UI hitch, the sum the main thread's total.
-  Baseline in the same run: the thumbnails handed over as they arrive (``ops_search.PREVIEWS_PER_TICK``
+  Baseline in the same run: the thumbnails handed over as they arrive (``results.PREVIEWS_PER_TICK``
   lifted), as before the pacing: 100 thumbnails from a warm server cache then land in one or two ticks.
 * **panel draw**: the Python side of drawing the sidebar (``VIEW3D_PT_motion_search.draw`` and the import /
   filter / favourites sub-panels, into a recording stand-in layout: headless bpy has no window to draw
@@ -159,11 +159,11 @@ def _ms(fn, repeat: int) -> float:
 def _thumbnail_ticks(addon, hits: list, snap) -> tuple[float, float, float]:
     """List ``hits`` and drain like the timer until every thumbnail landed, 3 times from an empty preview
     cache (the server keeps its PNGs); medians of (longest tick wall ms, its CPU ms, CPU ms of all ticks)."""
-    ops_search, queue, n = addon.ops_search, addon.jobs.get_queue(), len(hits)
+    results, queue, n = addon.results, addon.jobs.get_queue(), len(hits)
     worst, worst_cpu, total = [], [], []
     for _ in range(3):
         addon.previews.clear()
-        ops_search.show_hits(QUERY, hits, snap)
+        results.show_hits(QUERY, hits, snap)
         ticks, cpu = [], []
         deadline = time.monotonic() + 300
         while queue.busy() and time.monotonic() < deadline:
@@ -186,28 +186,28 @@ def measure(addon, url: str, n: int, repeat: int) -> dict[str, float]:
     """Every timing of one list size (see the module docstring)."""
     import bpy
 
-    ops_search, panels, queue = addon.ops_search, addon.panels, addon.jobs.get_queue()
+    results, panels, queue = addon.results, addon.panels, addon.jobs.get_queue()
     prefs = addon.preferences.addon_prefs()
     prefs.backend_url, prefs.result_count, prefs.timeout = url, n, 120.0
     snap = addon.preferences.snapshot()
-    client = ops_search.make_client(snap)
+    client = results.make_client(snap)
     hits = client.search(QUERY, n)
     if len(hits) != n:
         raise SystemExit(f"the index answered {len(hits)} hits, not {n}: use more --clips")
     st = bpy.context.window_manager.motion_search
 
     def update() -> None:
-        ops_search.show_hits(QUERY, hits, snap)
+        results.show_hits(QUERY, hits, snap)
         queue.cancel()  # the timed part is the main-thread update; the workers' results are dropped
 
     out = {"update": _ms(update, repeat)}
-    paced = ops_search.PREVIEWS_PER_TICK
+    paced = results.PREVIEWS_PER_TICK
     out["tick_max"], out["tick_cpu"], out["tick_sum"] = _thumbnail_ticks(addon, hits, snap)
-    ops_search.PREVIEWS_PER_TICK = 10**6  # the baseline: every thumbnail handed over as soon as it arrives
+    results.PREVIEWS_PER_TICK = 10**6  # the baseline: every thumbnail handed over as soon as it arrives
     try:
         out["tick_max_unpaced"], out["tick_cpu_unpaced"], _ = _thumbnail_ticks(addon, hits, snap)
     finally:
-        ops_search.PREVIEWS_PER_TICK = paced
+        results.PREVIEWS_PER_TICK = paced
     ctx = bpy.context
     fake = type("P", (), {})()
     fake.layout = Layout()
@@ -230,10 +230,10 @@ def measure(addon, url: str, n: int, repeat: int) -> dict[str, float]:
     out["rows"] = _ms(draw_rows, repeat * 4)
 
     def more() -> None:
-        ops_search.show_hits(QUERY, hits[: n // 2], snap)
+        results.show_hits(QUERY, hits[: n // 2], snap)
         queue.cancel()
         t0 = time.thread_time()
-        ops_search.show_hits(QUERY, hits[n // 2 :], snap, offset=n // 2, k=n - n // 2)
+        results.show_hits(QUERY, hits[n // 2 :], snap, offset=n // 2, k=n - n // 2)
         more.ms.append((time.thread_time() - t0) * 1e3)
         queue.cancel()
 
