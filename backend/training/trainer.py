@@ -29,13 +29,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from backend.errors import CheckpointError, ConfigError
 from backend.evaluation.data import load_split
-from backend.evaluation.run import EvalClip, evaluate_clips
+from backend.evaluation.run import EvalClip
 from backend.training.checkpointing import (
     BEST_DIR,
     CONFIG_FILE,
@@ -66,8 +65,9 @@ from backend.training.distributed import (
 )
 from backend.training.optim import build_optimizer, build_scheduler
 from backend.training.sampling import build_train_sampler
+from backend.training.validation import validate
 
-__all__ = ["CONFIG_FILE", "TrainResult", "selection_score", "train"]
+__all__ = ["CONFIG_FILE", "TrainResult", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -91,23 +91,6 @@ class TrainResult:
     best_step: int
     best_dir: Path
     is_main: bool = True
-
-
-def selection_score(rows: list[dict[str, Any]], metric: str) -> float:
-    """Validation score used for model selection (higher is better) from All-protocol table rows.
-
-    ``rsum``: mean of R@1, R@5 and R@10 over both directions; ``t2m/R@5`` etc.: that single value.
-
-    >>> rows = [{"protocol": "all", "queries": "all", "direction": d, "R@1": 10.0, "R@5": 20.0, "R@10": 30.0}
-    ...         for d in ("t2m", "m2t")]
-    >>> selection_score(rows, "rsum"), selection_score(rows, "m2t/R@5")
-    (20.0, 20.0)
-    """
-    by_dir = {r["direction"]: r for r in rows if r["protocol"] == "all" and r["queries"] == "all"}
-    if metric == "rsum":
-        return float(np.mean([by_dir[d][f"R@{k}"] for d in ("t2m", "m2t") for k in (1, 5, 10)]))
-    direction, name = metric.split("/")
-    return float(by_dir[direction][name])
 
 
 class _Run:
@@ -257,25 +240,18 @@ class _Run:
         self.last_val_step = self.step
         if self.info.is_main:
             t0 = time.time()
-            table = evaluate_clips(
+            score, rows = validate(
                 self.model,
                 self.val_clips,
-                protocols=("all",),
+                self.cfg.select_metric,
                 batch_size=self.cfg.eval_batch_size,
                 seed=self.cfg.seed,
                 amp=self.cfg.amp,
             )
-            score = selection_score(table["rows"], self.cfg.select_metric)
             improved = score > self.best_metric
             if improved:
                 self.best_metric, self.best_step = score, self.step
                 self.model.save_pretrained(self.run_dir / BEST_DIR)
-            rows = {
-                f"{r['direction']}/{k}": r[k]
-                for r in table["rows"]
-                if r["queries"] == "all"
-                for k in ("R@1", "R@5", "R@10", "MedR")
-            }
             append_jsonl(
                 self.run_dir / LOG_FILE,
                 {
