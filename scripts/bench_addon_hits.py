@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if not args.no_write:
         sys.path.insert(0, str(REPO / "scripts"))
-        from bench_load import write_section
+        from _docs_section import write_section
 
         write_section(REPO / "docs" / "benchmarks.md", text, SECTION)
     return 0
