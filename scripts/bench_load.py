@@ -43,8 +43,13 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+
+from _docs_section import write_section
+
+from backend.model.config import DEFAULT_MODEL_DIR as DEFAULT_CHECKPOINT
+
 DOC = REPO / "docs" / "benchmarks.md"
-DEFAULT_CHECKPOINT = REPO / "backend" / "assets" / "default_model"
 SHARED = Path(os.environ.get("MOTION_SEARCH_MIRROR", REPO.parent / "shared" / "datasets"))
 SECTION = "## Load test"
 
@@ -140,8 +145,8 @@ def _demo_index(checkpoint: Path, work: Path, max_clips: int) -> Path:
     w = int(model.config.window_frames)
     index = work / "index"
     create_index(index, IndexHeader(model_checksum=model.checksum(), embed_dim=int(model.config.embed_dim),
-                                    codec="fp16", window_frames=w, stride=default_stride(w), n_time=w // 16,
-                                    model_name=checkpoint.name))  # fmt: skip
+                                    codec="fp16", window_frames=w, stride=default_stride(w),
+                                    n_time=model.config.n_windows, model_name=checkpoint.name))  # fmt: skip
     texts = collect_captions([t for c in clips for t in c.meta.captions])
     with IndexWriter(index) as writer:
         writer.add(list(encode_clips(model, clips, stride=default_stride(w), progress=sys.stderr.isatty())),
@@ -251,28 +256,6 @@ def run_load(
     }
 
 
-def write_section(doc: Path, body: str, section: str = SECTION) -> None:
-    """Replace the ``section`` of ``doc`` (up to the next ``## `` heading) with ``body`` (append if new)."""
-    text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    lines = text.splitlines()
-    try:
-        start = next(i for i, line in enumerate(lines) if line.strip() == section)
-    except StopIteration:
-        lines += ["", section]
-        start = len(lines) - 1
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    new = (
-        lines[: start + 1]
-        + [""]
-        + body.rstrip().splitlines()
-        + ([""] if end < len(lines) else [])
-        + lines[end:]
-    )
-    tmp = doc.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(new) + "\n", encoding="utf-8")
-    os.replace(tmp, doc)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--index", type=Path, help="index folder (default: build a demo index)")
@@ -353,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     body = "\n".join(lines)
     print(body)
     if not args.no_write:
-        write_section(args.doc, body)
+        write_section(args.doc, body, SECTION)
         print(f"updated {args.doc}")
     return 0 if err_total == 0 else 1
 

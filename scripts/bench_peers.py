@@ -37,11 +37,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from bench_load import write_section
+from _docs_section import write_section
 from bench_search import exact_topk, text_model
 from bench_search_synth import token_queries, topics, write_index
 
 from backend.index.search import Searcher
+from backend.model.config import DEFAULT_MODEL_DIR
 
 SECTION = "## Peers"
 DEFAULT_PEERS = [
@@ -132,7 +133,7 @@ def exact_truth(s: Searcher, q: torch.Tensor, qm: torch.Tensor) -> list[list[int
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--real-index", type=Path, default=None)
-    ap.add_argument("--checkpoint", type=Path, default=REPO / "backend" / "assets" / "default_model")
+    ap.add_argument("--checkpoint", type=Path, default=DEFAULT_MODEL_DIR)
     ap.add_argument("--synthetic", type=int, nargs="*", default=[10_000], help="synthetic clip counts")
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--peer", action="append", default=None, help="NAME=PYTHON:SCRIPT (default: qdrant)")

@@ -30,7 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from bench_search_report import fmt, report, write_section
+from _docs_section import write_section
+from bench_search_report import SECTION, fmt, report
 from bench_search_synth import QUERY_LEN, TEXTS, WINDOW_FRAMES, D, token_queries, topics, write_index
 
 from backend.index.search import Searcher, best_per_clip
@@ -261,7 +262,7 @@ def main() -> int:
     section = report(rows, codecs, args, notes)
     print(section)
     if not args.no_write:
-        write_section(args.out, section)
+        write_section(args.out, section, SECTION)
     return 0
 
 

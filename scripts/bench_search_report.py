@@ -7,12 +7,14 @@ import os
 import platform
 import sys
 from datetime import date
-from pathlib import Path
 
 import torch
 from bench_search_synth import PRIMITIVES, QUERY_LEN, TYPES, D, P
 
-__all__ = ["fmt", "report", "targets", "write_section"]
+__all__ = ["SECTION", "fmt", "report", "targets"]
+
+#: The heading of the section of docs/benchmarks.md that :func:`report` renders.
+SECTION = "## Search"
 
 
 def fmt(pair: tuple[float, float] | None) -> str:
@@ -22,7 +24,7 @@ def fmt(pair: tuple[float, float] | None) -> str:
 def report(rows: list[dict], codecs: list[dict], args: argparse.Namespace, notes: list[str]) -> str:
     load = os.getloadavg()
     lines = [
-        "## Search",
+        SECTION,
         "",
         f"`python scripts/bench_search.py {' '.join(sys.argv[1:])}`".replace("` ", "`").rstrip()
         + f" on {date.today()}: "
@@ -187,21 +189,3 @@ def targets(rows: list[dict], codecs: list[dict]) -> list[str]:
             "(`--real-index DIR --checkpoint DIR`)."
         )
     return out
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace the ``## Search`` section of ``path`` (up to the next ``## `` heading), or append it."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    lines = text.splitlines()
-    try:
-        a = lines.index("## Search")
-    except ValueError:
-        new = text.rstrip("\n") + "\n\n" + section
-    else:
-        b = next((i for i in range(a + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        new = "\n".join(
-            lines[:a] + section.rstrip("\n").splitlines() + ([""] + lines[b:] if b < len(lines) else [])
-        )
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
-    os.replace(tmp, path)

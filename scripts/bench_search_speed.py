@@ -42,11 +42,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from bench_load import write_section
+from _docs_section import write_section
 from bench_search import exact_topk, hits_positions, recall, text_model
 from bench_search_synth import QUERY_LEN, TEXTS, token_queries, topics, write_index
 
 from backend.index.search import Searcher
+from backend.model.config import DEFAULT_MODEL_DIR
 
 SECTION = "## Faster text and re-rank"
 CONFIGS = {
@@ -232,7 +233,7 @@ def main() -> int:
     ap.add_argument("--recall-queries", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--real-index", type=Path, default=None)
-    ap.add_argument("--checkpoint", type=Path, default=REPO / "backend" / "assets" / "default_model")
+    ap.add_argument("--checkpoint", type=Path, default=DEFAULT_MODEL_DIR)
     ap.add_argument("--real-queries", type=int, default=300)
     ap.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS),
                     help="configurations to run (baseline and new are always needed)")  # fmt: skip

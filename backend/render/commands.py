@@ -6,9 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_parser", "run"]
+from backend.atomic import atomic_write_bytes
+from backend.model.config import DEFAULT_MODEL_DIR
 
-_DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "assets" / "default_model"
+__all__ = ["add_parser", "run"]
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -26,7 +27,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--checkpoint",
         type=Path,
-        default=_DEFAULT_CHECKPOINT,
+        default=DEFAULT_MODEL_DIR,
         help="model folder (default backend/assets/default_model)",
     )
     p.add_argument("--width", type=int, default=1400, help="image width in pixels (default 1400)")
@@ -35,9 +36,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Load the checkpoint and the index, render, write ``--out`` atomically."""
-    import os
-    import tempfile
-
     from backend.errors import CheckpointError, InvalidInputError
     from backend.index.search import Searcher
     from backend.index.store import MotionIndex
@@ -54,14 +52,6 @@ def run(args: argparse.Namespace) -> int:
     index = MotionIndex.open(args.index, expected_checksum=model.checksum())
     png = explain_clip(Searcher(index, model), args.text, args.clip_id, width=args.width)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(png)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(out, png)
     print(f"wrote {out} ({len(png)} bytes)")
     return 0
