@@ -48,6 +48,8 @@ from _docs_section import write_section
 from bench_load import DOC, QUERIES, SHARED, _demo_index, _demo_model, serve
 from bench_search_api import baseline_tree
 
+from backend.motion.clip import CANONICAL_FPS
+
 SECTION = "## Memory"
 BASELINE_REV = "8d12abb"
 UPLOAD = "dataset-1_bye_feminine_001.bvh"
@@ -157,7 +159,7 @@ def strip_checksums(index: Path) -> None:
 # ----------------------------------------------------------------------------------------- part 2
 def mixed_client(url: str, stop_at: float, seed: int, ids: list[str], joints: list, out: list) -> None:
     rng = random.Random(seed)
-    describe = json.dumps({"joints": joints, "fps": 20.0, "k": 5}).encode()
+    describe = json.dumps({"joints": joints, "fps": CANONICAL_FPS, "k": 5}).encode()
     while time.monotonic() < stop_at:
         kind = rng.choice(KINDS)
         t0 = time.perf_counter()

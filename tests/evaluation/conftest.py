@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL = REPO / "backend" / "assets" / "default_model"
+from backend.model.config import DEFAULT_MODEL_DIR as DEFAULT_MODEL
 
 SIDED_ACTIONS = ("wave-left-hand", "wave-right-hand", "raise-up-left-hand", "walk")
 SIDED_STYLES = ("active", "elderly")

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL = REPO / "backend" / "assets" / "default_model"
+from backend.model.config import DEFAULT_MODEL_DIR as DEFAULT_MODEL
+
 PAIRS = (
     ("wave-left-hand", "wave-right-hand"),
     ("raise-up-left-hand", "raise-up-right-hand"),
