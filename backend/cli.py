@@ -20,7 +20,7 @@ COMMANDS: dict[str, str] = {
     "data": "backend.library.commands",
     "train": "backend.training.commands",
     "evaluate": "backend.evaluation.commands",
-    "index": "backend.index.commands",
+    "index": "backend.search.commands",
     "serve": "backend.server.commands",
     "explain": "backend.render.commands",
     "main": "backend.mainjob",

@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend.evaluation.protocols import build_eval_set
 from backend.evaluation.run import run_protocols
-from backend.index.build import load_model
 from backend.index.store import MotionIndex
 from backend.index.transcode import transcode_index
 from backend.library.captions import captions_for
 from backend.model.scoring import maxsim
+from backend.search.build import load_model
 
 __all__ = ["codec_rows", "main"]
 

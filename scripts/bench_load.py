@@ -108,15 +108,15 @@ def _demo_index(checkpoint: Path, work: Path, max_clips: int) -> Path:
     """Encode up to ``max_clips`` real Bandai-Namco-1 clips (with label captions) into a new index."""
     import tarfile
 
-    from backend.index.captions import collect_captions, encode_captions
+    from backend.index.captions import collect_captions
     from backend.index.format import IndexHeader
-    from backend.index.ingest import encode_clips
     from backend.index.windows import default_stride
     from backend.index.writer import CaptionPart, IndexWriter, create_index
     from backend.model.retrieval import MotionTextRetrieval
     from backend.motion.convert import bvh_to_clip
     from backend.motion.kinematics.features import compute_features
     from backend.motion.kinematics.normalize import fit_stats
+    from backend.search.ingest import encode_captions, encode_clips
 
     archive = SHARED / "bandai-namco-1.tar.gz"
     if not archive.is_file():

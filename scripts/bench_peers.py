@@ -41,7 +41,7 @@ from _docs_section import write_section
 from bench_search import exact_topk, text_model
 from bench_search_synth import token_queries, topics, write_index
 
-from backend.index.search import Searcher
+from backend.search.searcher import Searcher
 from backend.model.config import DEFAULT_MODEL_DIR
 
 SECTION = "## Peers"
@@ -149,7 +149,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-peers-") as d:
         tmp = Path(d)
         if args.real_index is not None:
-            from backend.index.build import load_model
+            from backend.search.build import load_model
             from backend.index.store import MotionIndex
 
             model = load_model(args.checkpoint)

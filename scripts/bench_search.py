@@ -34,8 +34,9 @@ from _docs_section import write_section
 from bench_search_report import SECTION, fmt, report
 from bench_search_synth import QUERY_LEN, TEXTS, WINDOW_FRAMES, D, token_queries, topics, write_index
 
-from backend.index.search import Searcher, best_per_clip
-from backend.model.text_onnx import OnnxTextEncoder, query_encoder
+from backend.model.text_onnx import OnnxTextEncoder
+from backend.search.hits import best_per_clip
+from backend.search.searcher import Searcher
 
 
 def timed(fn, reps: int) -> tuple[float, float]:
@@ -114,7 +115,7 @@ def bench_size(n: int, args: argparse.Namespace, model: object, tpl: object, tmp
     row: dict = {"n": n, "codec": codec, "build_s": build_s, "open_s": open_s, "windows": index.num_windows}
     row["queries"], row["stage"] = nq, s.first_stage
     if s._centroids is not None:
-        from backend.index import candidate_cache
+        from backend.search import candidate_cache
 
         c = s._centroids
         candidate_cache._MEMO.clear()  # as a new process would: codebook + assignments from the index folder
@@ -140,10 +141,10 @@ def bench_size(n: int, args: argparse.Namespace, model: object, tpl: object, tmp
     texts = iter(range(10**9))
     s.queries.size = 0  # every text encoded: the cold-query latency
     row["text_encoding"] = timed(lambda: s.encode_query(TEXTS[next(texts) % len(TEXTS)]), 20)
-    runtime, s.text_runtime = s.text_runtime, "torch"  # the PyTorch baseline of the same encoder
+    encoder, s.query_encoder = s.query_encoder, model.encode_text  # the PyTorch baseline of the same encoder
     row["text_encoding_torch"] = timed(lambda: s.encode_query(TEXTS[next(texts) % len(TEXTS)]), 20)
-    s.text_runtime = runtime
-    row["text_runtime"] = "onnx" if isinstance(query_encoder(model, runtime), OnnxTextEncoder) else "torch"
+    s.query_encoder = encoder
+    row["text_runtime"] = "onnx" if isinstance(encoder, OnnxTextEncoder) else "torch"
     row["search_auto"] = timed(lambda: s.search(TEXTS[next(texts) % len(TEXTS)], 10), max(nq, 20))
     s.queries.size = 256
     row["search_repeat"] = timed(lambda: s.search(TEXTS[0], 10), max(nq, 20))

@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from backend.index.build import load_model
-from backend.index.search import Searcher, best_per_clip
 from backend.index.store import MotionIndex
 from backend.index.transcode import transcode_index
 from backend.model.scoring import maxsim
+from backend.search.build import load_model
+from backend.search.hits import best_per_clip
+from backend.search.searcher import Searcher
 
 __all__ = ["bench_real"]
 

@@ -75,14 +75,14 @@ def report(rows: list[dict], codecs: list[dict], args: argparse.Namespace, notes
         "",
         (
             "First stages. *Pooled*: one vector per window (mean of its patches), cosine with the query's mean "
-            "token. *Centroids* (`backend/index/candidates.py`, the default from 1,024 windows on): a two-level "
+            "token. *Centroids* (`backend/search/candidates.py`, the default from 1,024 windows on): a two-level "
             "spherical k-means over a sample of patches gives K ~ sqrt(patches) centroids, every patch is "
             "assigned to one, and an inverted file lists the windows under each centroid; a query token probes "
             "its `nprobe` best centroids, a window's approximate score is MaxSim with its patches replaced by "
             "their centroids (tokens that reach none of its centroids count their (nprobe+1)-th best centroid "
             "score), and the best windows go to the exact MaxSim re-rank. The structure is built when a "
             "`Searcher` opens an index generation; the codebook and each segment's assignments are kept in the "
-            "process and cached in `INDEX/candidates/` (`backend/index/candidate_cache.py`), so a restart or a "
+            "process and cached in `INDEX/candidates/` (`backend/search/candidate_cache.py`), so a restart or a "
             "new generation after an add / remove only assigns new segments."
         ),
         "",

@@ -46,7 +46,7 @@ from _docs_section import write_section
 from bench_search import exact_topk, hits_positions, recall, text_model
 from bench_search_synth import QUERY_LEN, TEXTS, token_queries, topics, write_index
 
-from backend.index.search import Searcher
+from backend.search.searcher import Searcher
 from backend.model.config import DEFAULT_MODEL_DIR
 
 SECTION = "## Faster text and re-rank"
@@ -139,7 +139,7 @@ def bench_size(n: int, args: argparse.Namespace, model, world, tmp: Path) -> dic
 
 def bench_real(args: argparse.Namespace) -> dict:
     """int8 vs float text graph on the real library: top-10 agreement and latency."""
-    from backend.index.build import load_model
+    from backend.search.build import load_model
     from backend.index.store import MotionIndex
 
     model = load_model(args.checkpoint)

@@ -33,7 +33,6 @@ __all__ = [
     "caption_key",
     "check_caption_bank",
     "collect_captions",
-    "encode_captions",
     "load_caption_bank",
     "read_caption_file",
     "write_caption_part",
@@ -99,33 +98,6 @@ def collect_captions(captions: Iterable[str], known: Iterable[str] = ()) -> list
         if k and k not in seen:
             seen.add(k)
             out.append(" ".join(c.split()))
-    return out
-
-
-def encode_captions(
-    model: Any, texts: list[str], batch_size: int = 64, progress: bool = False
-) -> list[np.ndarray]:
-    """Valid token embeddings of each caption.
-
-    Args:
-        model: a ``MotionTextRetrieval`` (``encode_text(list[str]) -> TextEncoding``).
-        texts: captions.
-        batch_size: captions per forward pass.
-        progress: show a tqdm bar.
-
-    Returns:
-        One ``(L_i, D)`` float32 array per caption.
-    """
-    import torch
-    from tqdm.auto import tqdm
-
-    out: list[np.ndarray] = []
-    starts = range(0, len(texts), batch_size)
-    with torch.inference_mode():
-        for s in tqdm(starts, desc="captions", unit="batch", disable=not progress):
-            enc = model.encode_text(texts[s : s + batch_size])
-            emb, mask = enc.emb.float().cpu(), enc.mask.bool().cpu()
-            out.extend(emb[i][mask[i]].numpy().copy() for i in range(emb.shape[0]))
     return out
 
 

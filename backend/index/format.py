@@ -33,15 +33,17 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from backend.atomic import atomic_write_text
 from backend.errors import IndexError_
 from backend.index.integrity import file_digest
+from backend.model.config import PATCH_FRAMES
+from backend.motion.clip import CANONICAL_FPS
 
 __all__ = [
     "CAPTIONS_DIR",
@@ -124,8 +126,8 @@ class IndexHeader:
     n_time: int
     num_bands: int = 14
     pq_m: int = 0
-    patch_frames: int = 16
-    fps: float = 20.0
+    patch_frames: int = PATCH_FRAMES
+    fps: float = CANONICAL_FPS
     generation: int = 0
     segments: list[SegmentInfo] = field(default_factory=list)
     tombstones: list[str] = field(default_factory=list)
@@ -190,18 +192,10 @@ def save_npy(path: Path, array: np.ndarray) -> dict[str, Any]:
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON to a temp file in the same folder, fsync, ``os.replace`` onto ``path``, fsync the folder."""
+    """Write JSON atomically (:func:`backend.atomic.atomic_write_text`: temp file, fsync, ``os.replace``), then
+    fsync the folder."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(obj, indent=1), mkdir=False)
     fsync_dir(path.parent)
 
 

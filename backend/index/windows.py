@@ -18,11 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.errors import ConfigError, InvalidInputError
+from backend.model.config import PATCH_FRAMES
+from backend.motion.clip import CANONICAL_FPS
 
-__all__ = ["PATCH_FRAMES", "WindowSpan", "default_stride", "frames_to_seconds", "plan_windows"]
-
-#: frames per patch column of the motion image (the model's fixed time patch)
-PATCH_FRAMES = 16
+__all__ = ["WindowSpan", "default_stride", "frames_to_seconds", "plan_windows"]
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,7 @@ def plan_windows(num_frames: int, window_frames: int, stride: int | None = None)
     return spans
 
 
-def frames_to_seconds(frames: float, fps: float = 20.0) -> float:
+def frames_to_seconds(frames: float, fps: float = CANONICAL_FPS) -> float:
     """Frame count -> seconds at the canonical frame rate.
 
     >>> frames_to_seconds(32)

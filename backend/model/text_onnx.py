@@ -25,32 +25,35 @@ from __future__ import annotations
 import io
 import logging
 import tempfile
-import threading
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 
 from backend.errors import ConfigError
 from backend.model.outputs import TextEncoding
 
+if TYPE_CHECKING:
+    from backend.model.retrieval import MotionTextRetrieval
+
 __all__ = [
     "CHECK_TEXTS",
     "MIN_TOKEN_COSINE",
     "TEXT_RUNTIMES",
     "OnnxTextEncoder",
+    "QueryEncoder",
     "TextRuntime",
     "check_quantized",
     "make_query_encoder",
-    "query_encoder",
 ]
 
 log = logging.getLogger(__name__)
-_MEMO_LOCK = threading.Lock()
 
 TextRuntime = Literal["auto", "onnx", "onnx-int8", "torch"]
+#: encodes query texts like ``model.encode_text``: ``texts -> TextEncoding``
+QueryEncoder = Callable[[Sequence[str]], TextEncoding]
 #: the values of :data:`TextRuntime`
 TEXT_RUNTIMES: tuple[str, ...] = ("auto", "onnx", "onnx-int8", "torch")
 #: below this cosine between a valid token's int8 and float embedding, ``onnx-int8`` warns
@@ -78,7 +81,7 @@ class OnnxTextEncoder:
     """Encode texts like ``model.encode_text`` with the backbone running in ONNX Runtime (thread-safe).
 
     Args:
-        model: a :class:`~backend.model.retrieval.MotionTextRetrieval` (its text side is exported as it is).
+        model: the retrieval model (its text side is exported as it is).
         threads: ONNX Runtime intra-op threads (0 = its default, one per core).
         quantize: run the int8 (dynamically quantised) graph instead of the float one (module docstring).
 
@@ -87,7 +90,7 @@ class OnnxTextEncoder:
             (the message says which; callers may fall back to the PyTorch path).
     """
 
-    def __init__(self, model: Any, threads: int = 0, *, quantize: bool = False) -> None:
+    def __init__(self, model: MotionTextRetrieval, threads: int = 0, *, quantize: bool = False) -> None:
         try:
             import onnxruntime as ort
         except ImportError as exc:
@@ -195,9 +198,12 @@ def check_quantized(
 
 
 def make_query_encoder(
-    model: Any, runtime: TextRuntime = "auto", threads: int = 0
-) -> tuple[Callable[[Sequence[str]], TextEncoding], str]:
+    model: MotionTextRetrieval, runtime: TextRuntime = "auto", threads: int = 0
+) -> tuple[QueryEncoder, str]:
     """The function that encodes query texts for search, and the runtime it uses.
+
+    Each call sets up a new encoder (the ONNX export costs about 1 s): make one and pass it to every
+    :class:`~backend.search.searcher.Searcher` that should share it (the server does).
 
     Args:
         model: the retrieval model.
@@ -236,13 +242,3 @@ def make_query_encoder(
             raise
         log.warning("query encoding falls back to PyTorch: %s", exc)
         return model.encode_text, "torch"
-
-
-def query_encoder(model: Any, runtime: TextRuntime = "auto") -> Callable[[Sequence[str]], TextEncoding]:
-    """:func:`make_query_encoder`, made once per model object and runtime (the export costs about 1 s)."""
-    with _MEMO_LOCK:
-        memo = model.__dict__.setdefault("_query_encoders", {})
-        if runtime not in memo:
-            memo[runtime] = make_query_encoder(model, runtime)
-            log.info("query encoding runtime: %s", memo[runtime][1])
-        return memo[runtime][0]

@@ -37,10 +37,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Load the checkpoint and the index, render, write ``--out`` atomically."""
     from backend.errors import CheckpointError, InvalidInputError
-    from backend.index.search import Searcher
     from backend.index.store import MotionIndex
     from backend.model.retrieval import MotionTextRetrieval
     from backend.render.match import explain_clip
+    from backend.search.searcher import Searcher
 
     if not args.text.strip():
         raise InvalidInputError("TEXT is empty")

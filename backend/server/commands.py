@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from backend.server.settings import ServerSettings
 
 __all__ = ["add_parser", "run", "settings_from_args"]
 
@@ -65,7 +68,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def settings_from_args(args: argparse.Namespace) -> Any:
+def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     """Build :class:`ServerSettings` from the flags that were given (others come from env / defaults).
 
     Raises:

@@ -1,6 +1,6 @@
 """SearchEngine: the model, the index, search / describe / alignment and rendering glued together (no HTTP).
 
-The engine holds one :class:`~backend.index.search.Searcher` over one committed generation of the index.
+The engine holds one :class:`~backend.search.searcher.Searcher` over one committed generation of the index.
 Reads (search, describe, motions, previews, explain) take whatever searcher is current, so they never
 block each other. Writes (add / remove) are serialised by a lock, committed atomically by
 :class:`~backend.index.writer.IndexWriter`, and then a new searcher is swapped in. A change committed by
@@ -21,17 +21,20 @@ from typing import TYPE_CHECKING, Any, get_args
 
 import numpy as np
 
+from backend.atomic import atomic_write_bytes
 from backend.errors import CheckpointError, IndexError_, InvalidInputError
 from backend.index.filters import ClipFacets, clip_commercial_use, clip_tags
-from backend.index.query_cache import LruCache
 from backend.motion.clip import Clip
-from backend.motion.kinematics.skeleton import BAND_NAMES, SMPL_JOINT_NAMES
+from backend.search.query_cache import LruCache
 from backend.server.engine_writes import CLIP_ID_PATTERN, LibraryWrites, safe_name
 from backend.server.errors import UnavailableError
 from backend.server.schemas import AlignmentMode
 
 if TYPE_CHECKING:
-    from backend.index.search import Hit, Searcher
+    from backend.model.retrieval import MotionTextRetrieval
+    from backend.model.text_onnx import QueryEncoder
+    from backend.search.hits import Hit
+    from backend.search.searcher import Searcher
     from backend.server.settings import ServerSettings
 
 __all__ = ["ALIGNMENT_CACHE_SIZE", "CLIP_ID_PATTERN", "EXPLAIN_CACHE_SIZE", "PREVIEW_POSES", "PREVIEW_SIZE",
@@ -55,12 +58,14 @@ class SearchEngine(LibraryWrites):
     """Index + model + search + alignment + rendering.
 
     Args:
-        model: a ``MotionTextRetrieval`` in eval mode.
+        model: the retrieval model, in eval mode.
         index_dir: the index folder (built with this model).
         preview_cache_dir: folder for cached preview PNGs (created on first use).
         model_name: name reported by ``/health`` (default: the index header's ``model_name``, or the
             checkpoint checksum).
-        search_options: keyword arguments of every :class:`~backend.index.search.Searcher` it opens.
+        search_options: keyword arguments of every :class:`~backend.search.searcher.Searcher` it opens.
+        query_encoder: encodes query texts for every searcher it opens (default: made here from the model and
+            ``search_options["text_runtime"]``, so the ONNX export (~1 s) happens before the first search).
 
     Raises:
         IndexError_: missing / corrupt index folder.
@@ -69,15 +74,22 @@ class SearchEngine(LibraryWrites):
 
     def __init__(
         self,
-        model: Any,
+        model: MotionTextRetrieval,
         index_dir: Path | str,
         *,
         preview_cache_dir: Path | str,
         model_name: str | None = None,
         search_options: dict[str, Any] | None = None,
+        query_encoder: QueryEncoder | None = None,
     ) -> None:
         self.model = model
         self.search_options = dict(search_options or {})
+        if query_encoder is None:
+            from backend.model.text_onnx import make_query_encoder
+
+            query_encoder, runtime = make_query_encoder(model, self.search_options.get("text_runtime", "auto"))
+            log.info("query encoding runtime: %s", runtime)
+        self.query_encoder: QueryEncoder = query_encoder
         self.index_dir = Path(index_dir)
         self.preview_cache_dir = Path(preview_cache_dir)
         self._write_lock = threading.Lock()
@@ -125,9 +137,6 @@ class SearchEngine(LibraryWrites):
                      model_name=None, search_options=options)  # fmt: skip
         if not engine._searcher.index.header.model_name:
             engine.model_name = f"{ckpt.name}@{model.checksum()[:12]}"
-        from backend.model.text_onnx import query_encoder
-
-        query_encoder(model, settings.text_runtime)  # export now (~1 s), not during the first /search
         return engine
 
     def _manifest_mtime(self) -> tuple[int, int, int] | None:
@@ -139,12 +148,12 @@ class SearchEngine(LibraryWrites):
         return st.st_mtime_ns, st.st_ino, st.st_size
 
     def _open(self) -> Searcher:
-        from backend.index.search import Searcher
         from backend.index.store import MotionIndex
+        from backend.search.searcher import Searcher
 
         mtime = self._manifest_mtime()
         index = MotionIndex.open(self.index_dir, expected_checksum=self.model.checksum())
-        searcher = Searcher(index, self.model, **self.search_options)
+        searcher = Searcher(index, self.model, query_encoder=self.query_encoder, **self.search_options)
         self._header_mtime = mtime
         return searcher
 
@@ -215,7 +224,7 @@ class SearchEngine(LibraryWrites):
         )[offset:]
         aligned: list[dict[str, Any] | None] = [None] * len(hits)
         if n_aligned and hits:
-            from backend.index.attribution import align_many
+            from backend.search.attribution import align_many
 
             aligned[:n_aligned] = align_many(s, enc, hits[:n_aligned])
             for h, a in zip(hits, aligned[:n_aligned]):
@@ -238,8 +247,8 @@ class SearchEngine(LibraryWrites):
         cached = self._alignments.get((s.index.header.generation, text, clip_id))
         if cached is not None:
             return cached
-        from backend.index.attribution import align_many
         from backend.render.match import best_clip_window
+        from backend.search.attribution import align_many
 
         enc = s.encode_query(text)
         hit = best_clip_window(s, enc, clip_id)
@@ -276,8 +285,9 @@ class SearchEngine(LibraryWrites):
         ``similar_motions[i].alignment`` explains the similar clip with the best caption's words (it is
         empty when the caption bank is empty).
         """
-        from backend.index.attribution import align_many
-        from backend.index.description import caption_alignment, describe
+        from backend.search.alignment import empty_alignment
+        from backend.search.attribution import align_many
+        from backend.search.description import caption_alignment, describe
 
         s = self._current()
         if s.index.caption_problem:
@@ -292,19 +302,9 @@ class SearchEngine(LibraryWrites):
         if enc is not None:
             aligned = align_many(s, enc, d.similar)
         else:
-            aligned = [self._empty_alignment(h) for h in d.similar]
+            aligned = [empty_alignment(h.n_windows, h.start) for h in d.similar]
         similar = [self._hit_dict(h, a) for h, a in zip(d.similar, aligned)]
         return {"captions": captions, "similar_motions": similar}
-
-    @staticmethod
-    def _empty_alignment(hit: Hit) -> dict[str, Any]:
-        """An alignment without words (all strengths 0) over the hit's time windows."""
-        n = int(hit.n_windows)
-        windows = [{"start": hit.start + 0.8 * w, "end": hit.start + 0.8 * (w + 1)} for w in range(n)]
-        return {"tokens": [], "parts": list(BAND_NAMES), "windows": windows, "grid": [], "token_scores": [],
-                "token_best": [], "part_strength": dict.fromkeys(BAND_NAMES, 0.0),
-                "joint_strength": dict.fromkeys(SMPL_JOINT_NAMES, 0.0), "window_strength": [0.0] * n,
-                "joint_window_strength": {j: [0.0] * n for j in SMPL_JOINT_NAMES}}  # fmt: skip
 
     # ------------------------------------------------------------------ motions
     def clip(self, clip_id: str) -> Clip:
@@ -343,11 +343,7 @@ class SearchEngine(LibraryWrites):
             pass
         png = render_filmstrip(joints, n_poses=PREVIEW_POSES, size=PREVIEW_SIZE)
         try:
-            self.preview_cache_dir.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".preview-", suffix=".tmp", dir=self.preview_cache_dir)
-            with os.fdopen(fd, "wb") as f:
-                f.write(png)
-            os.replace(tmp, path)
+            atomic_write_bytes(path, png)
         except OSError as exc:  # a read-only cache folder must not break previews
             log.warning("cannot cache preview %s: %s", path, exc)
         return png

@@ -21,8 +21,8 @@ from backend.motion.limits import MAX_CANONICAL_FRAMES, MAX_CLIP_SECONDS, MOTION
 from backend.server.errors import ConflictError
 
 if TYPE_CHECKING:
-    from backend.index.search import Searcher
     from backend.model.retrieval import MotionTextRetrieval
+    from backend.search.searcher import Searcher
 
 __all__ = ["CLIP_ID_PATTERN", "LibraryWrites", "safe_name"]
 
@@ -157,7 +157,7 @@ class LibraryWrites:
             clip.meta.licence = " ".join(licence.split())
         if commercial_use:
             clip.meta.labels["commercial_use"] = "yes"
-        from backend.index.build import add_to_index
+        from backend.search.build import add_to_index
 
         with self._write_lock:
             if clip_id is not None and clip_id in self._searcher.index:
@@ -190,7 +190,7 @@ class LibraryWrites:
 
     def remove(self, clip_id: str) -> None:
         """Remove a clip (raises :class:`NotFoundError` for an unknown id)."""
-        from backend.index.build import remove_from_index
+        from backend.index.maintenance import remove_from_index
 
         with self._write_lock:
             if clip_id not in self._searcher.index:

@@ -1,8 +1,8 @@
-"""Pydantic request and response models: the public HTTP contract of ``docs/api.md``.
+"""Pydantic request models and their validators: the requests of the HTTP contract (``docs/api.md``).
 
-Request models validate everything a client can get wrong (text length, ``k``, joint shapes, NaN,
-frame rate, duration) so bad input becomes a 422 that names the field, never a 500. Response models
-document the answers (the OpenAPI schema at ``/openapi.json`` is generated from them).
+They validate everything a client can get wrong (text length, ``k``, joint shapes, NaN, frame rate,
+duration) so bad input becomes a 422 that names the field, never a 500. The answers are documented by
+:mod:`backend.server.responses`; the OpenAPI schema at ``/openapi.json`` is generated from both.
 """
 
 from __future__ import annotations
@@ -31,26 +31,12 @@ __all__ = [
     "MAX_QUERY_CHARS",
     "MAX_QUERY_TOKENS",
     "MIN_FPS",
-    "Alignment",
     "AlignmentMode",
     "AlignmentRequest",
-    "AlignmentResponse",
-    "Caption",
     "DescribeRequest",
-    "DescribeResponse",
-    "ErrorResponse",
-    "HealthResponse",
     "JointsArray",
     "LibraryAddRequest",
-    "LibraryAddResponse",
-    "LibraryRemoveResponse",
-    "MotionData",
-    "MotionMetadata",
-    "SearchHit",
     "SearchRequest",
-    "SearchResponse",
-    "TimeSpan",
-    "TokenBest",
     "UnicodeStr",
     "check_joints_array",
     "check_query_text",
@@ -317,173 +303,3 @@ class LibraryAddRequest(ClipInfoFields):
         max_length=4096,
         description="for an .amc path: its .asf skeleton under a library root (default: the .asf beside it)",
     )
-
-
-# ---------------------------------------------------------------------------------------- responses
-class TimeSpan(BaseModel):
-    """A time span in seconds."""
-
-    start: float
-    end: float
-
-
-class TokenBest(BaseModel):
-    """Best-matching patch of one query word."""
-
-    part: str
-    window: int
-    start: float
-    end: float
-
-
-class Alignment(BaseModel):
-    """Why a clip matched: token x body part x time window similarities and derived strengths.
-
-    See ``docs/api.md`` for the normalisation of the strengths (each map divided by its maximum).
-    """
-
-    tokens: list[str] = Field(description="query words (word pieces merged), specials excluded")
-    parts: list[str] = Field(description="14 band names in motion-image order")
-    windows: list[TimeSpan] = Field(description="time windows, seconds from the clip start")
-    grid: list[list[list[float | None]]] = Field(description="cosine [token][part][window]; null = padding")
-    token_scores: list[float] = Field(description="per word: max cosine over patches")
-    token_best: list[TokenBest]
-    part_strength: dict[str, float]
-    joint_strength: dict[str, float] = Field(description="all 22 SMPL joints -> [0, 1]")
-    window_strength: list[float]
-    trajectory_strength: float = Field(
-        description="strength of the root_position band (the global trajectory), normalised with part_strength; "
-        "it drives no joint"
-    )
-    joint_window_strength: dict[str, list[float]]
-
-
-class SearchHit(BaseModel):
-    """One search result (also used for ``similar_motions``)."""
-
-    id: str
-    score: float
-    caption: str
-    source: str = Field(description="file path relative to its dataset root")
-    dataset: str
-    licence: str = Field(default="", description="the clip's licence")
-    commercial_use: bool = Field(default=False, description="whether that licence allows commercial use")
-    tags: list[str] = Field(default_factory=list, description="the clip's tags")
-    duration: float = Field(description="clip duration in seconds")
-    segment: TimeSpan = Field(description="best window, seconds within the clip")
-    alignment: Alignment | None = Field(
-        default=None, description="null unless asked for (`/search` `alignment`); always set by /describe"
-    )
-
-
-class DatasetFacet(BaseModel):
-    """One dataset of the served library."""
-
-    name: str
-    clips: int
-    commercial_use: bool = Field(description="every clip of it may be used commercially")
-
-
-class TagFacet(BaseModel):
-    """One tag of the served library."""
-
-    name: str
-    clips: int
-
-
-class LibrarySummary(BaseModel):
-    """``GET /library``: what the served library holds, for filter menus."""
-
-    size: int
-    datasets: list[DatasetFacet]
-    tags: list[TagFacet]
-
-
-class SearchResponse(BaseModel):
-    """``POST /search`` answer, best first."""
-
-    results: list[SearchHit]
-
-
-class AlignmentResponse(BaseModel):
-    """``POST /alignment`` answer: the clip's best window for the text and why it matched."""
-
-    id: str
-    score: float = Field(description="MaxSim of the text and the explained window (the hit's score)")
-    segment: TimeSpan = Field(description="the explained window, seconds within the clip")
-    alignment: Alignment
-
-
-class Caption(BaseModel):
-    """One caption ranked by ``/describe``."""
-
-    text: str
-    score: float
-    alignment: Alignment
-
-
-class DescribeResponse(BaseModel):
-    """``POST /describe`` answer."""
-
-    captions: list[Caption]
-    similar_motions: list[SearchHit]
-
-
-class MotionMetadata(BaseModel):
-    """Clip metadata (``ClipMeta``)."""
-
-    id: str
-    source: str
-    dataset: str
-    licence: str
-    fps_orig: float
-    duration: float
-    labels: dict[str, str]
-    captions: list[str]
-    performer: str
-    split: str
-
-
-class MotionData(BaseModel):
-    """``GET /motions/{id}`` answer: the canonical clip."""
-
-    id: str
-    fps: float = 20.0
-    joint_names: list[str]
-    parents: list[int]
-    joints: list[list[list[float]]] = Field(description="[[[x, y, z] x 22] x T], metres, Y up, canonical")
-    metadata: MotionMetadata
-
-
-class HealthResponse(BaseModel):
-    """``GET /health`` answer."""
-
-    status: Literal["ok", "degraded"] = Field(
-        default="ok", description="'degraded' when a part of the index is damaged (see `problems`)"
-    )
-    model: str
-    library_size: int
-    problems: list[str] = Field(
-        default_factory=list,
-        description="what is damaged, e.g. the caption bank (then /describe answers 503)",
-    )
-
-
-class LibraryAddResponse(BaseModel):
-    """``POST /library`` answer."""
-
-    id: str
-    duration: float
-
-
-class LibraryRemoveResponse(BaseModel):
-    """``DELETE /library/{id}`` answer."""
-
-    id: str
-    removed: bool = True
-
-
-class ErrorResponse(BaseModel):
-    """Every 4xx/5xx body."""
-
-    detail: str

@@ -16,18 +16,16 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from backend.errors import ConfigError
+from backend.model.config import DEFAULT_MODEL_DIR
 from backend.motion.limits import MAX_FILE_BYTES
 
 __all__ = [
-    "DEFAULT_CHECKPOINT_DIR",
     "DEFAULT_INDEX_DIR",
     "ServerSettings",
     "check_binding",
     "is_loopback_host",
 ]
 
-#: The model shipped with the backend (fp16 safetensors + config.json).
-DEFAULT_CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "assets" / "default_model"
 #: Where ``python -m backend index build`` writes when no ``--out`` is given (relative to the cwd).
 DEFAULT_INDEX_DIR = Path("index")
 
@@ -65,7 +63,7 @@ class ServerSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
     index_dir: Path = DEFAULT_INDEX_DIR
-    checkpoint_dir: Path = DEFAULT_CHECKPOINT_DIR
+    checkpoint_dir: Path = DEFAULT_MODEL_DIR
     api_token: SecretStr | None = None
     allow_remote: bool = False
     preview_cache_dir: Path | None = None

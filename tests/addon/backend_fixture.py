@@ -37,13 +37,12 @@ def build(bandai1: Path, out: Path) -> dict:
     """Build checkpoint + index under ``out``; returns the fixture description (also saved as JSON)."""
     import torch
 
-    from backend.index.captions import encode_captions
     from backend.index.format import IndexHeader
-    from backend.index.ingest import encode_clips
     from backend.index.windows import default_stride
     from backend.index.writer import CaptionPart, IndexWriter, create_index
     from backend.model.retrieval import MotionTextRetrieval
     from backend.motion.convert import bvh_to_clip
+    from backend.search.ingest import encode_captions, encode_clips
 
     torch.set_num_threads(1)
     torch.manual_seed(0)

@@ -101,7 +101,7 @@ def other_checkpoint_dir(tmp_path_factory: pytest.TempPathFactory, library_clips
 @pytest.fixture(scope="session")
 def model(checkpoint_dir: Path):
     """The tiny model loaded back with from_pretrained (shared, read-only)."""
-    from backend.index.build import load_model
+    from backend.search.build import load_model
 
     return load_model(checkpoint_dir)
 
@@ -124,7 +124,7 @@ def built_index(
     extra_captions_file: Path,
 ) -> Path:
     """An fp16 index of the library (session-wide; copy it before changing it)."""
-    from backend.index.build import build_index
+    from backend.search.build import build_index
 
     out = tmp_path_factory.mktemp("index") / "idx"
     build_index(

@@ -1,4 +1,4 @@
-"""Contract of backend.index.alignment (the Alignment schema of docs/api.md) on real clips: words merged
+"""Contract of backend.search.alignment (the Alignment schema of docs/api.md) on real clips: words merged
 from word pieces, a token x 14 part x window grid of raw cosines (None on padding), strengths in [0, 1]
 with maximum 1 normalised exactly as documented, all 22 SMPL joints present, window times in seconds
 relative to the clip; strengths from the gradient x input attribution of the MaxSim score (softmax
@@ -13,12 +13,12 @@ import pytest
 import torch
 
 from backend.errors import InvalidInputError
-from backend.index.alignment import compute_alignment
-from backend.index.attribution import align_many, cell_attribution, hits_relevance
-from backend.index.search import Searcher
 from backend.index.store import MotionIndex
 from backend.model.scoring import token_patch_similarity
 from backend.motion.kinematics.skeleton import BAND_NAMES, BANDS, SMPL_JOINT_NAMES
+from backend.search.alignment import compute_alignment, empty_alignment
+from backend.search.attribution import align, align_many, cell_attribution, hits_relevance
+from backend.search.searcher import Searcher
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = REPO / "backend" / "assets" / "default_model"
@@ -62,7 +62,7 @@ def test_alignment_schema_and_normalisation(searcher: Searcher) -> None:
     hits = searcher.search_encoded(enc, 8)
     nw = searcher.index.header.n_time
     for hit in hits:
-        a = searcher.align(enc, hit)
+        a = align(searcher, enc, hit)
         _check_schema(a, nw, hit.start)
         # words, not word pieces: the tokenizer's words of the text
         assert a["tokens"] == ["a", "person", "waves", "energetically", "with", "the", "left", "hand"]
@@ -88,7 +88,7 @@ def test_alignment_schema_and_normalisation(searcher: Searcher) -> None:
     rel = hits_relevance(searcher, enc, hits)
     assert rel.shape == (len(hits), 14, nw) and (rel >= 0).all()
     for hit, r, a in zip(hits, rel, align_many(searcher, enc, hits)):
-        single = searcher.align(enc, hit)  # one hit alone: same strengths up to batch numerics
+        single = align(searcher, enc, hit)  # one hit alone: same strengths up to batch numerics
         assert single["grid"] == a["grid"]
         np.testing.assert_allclose(
             list(single["joint_strength"].values()), list(a["joint_strength"].values()), atol=1e-4
@@ -157,7 +157,7 @@ def test_padding_windows_are_null_and_zero(searcher: Searcher) -> None:
     enc = searcher.encode_query("a person dashes forward")
     hit = next(h for h in searcher.search_encoded(enc, 8) if h.clip_id == "dataset-1_dash_normal_001")
     assert hit.window_length == 13 and (hit.start, hit.end) == (0.0, 0.65)
-    a = searcher.align(enc, hit)
+    a = align(searcher, enc, hit)
     assert all(g[b][1] is None and g[b][0] is not None for g in a["grid"] for b in range(14))
     assert a["window_strength"] == [1.0, 0.0]
     assert all(v[1] == 0.0 for v in a["joint_window_strength"].values())
@@ -183,6 +183,8 @@ def test_empty_text_gives_zero_strengths(searcher: Searcher) -> None:
     a = compute_alignment(enc, emb[0], mask[0], searcher.index.header.n_time)
     assert a["tokens"] == [] and a["grid"] == []
     assert set(a["joint_strength"].values()) == {0.0}
+    # the server's alignment of a motion explained by no text is this same wordless alignment
+    assert empty_alignment(searcher.index.header.n_time, 0.0) == a
 
 
 #: Clips where both arms move: the first 4 test-split takes (sorted by style, take) of each both-hands action,
@@ -199,10 +201,10 @@ ARM = ("collar", "shoulder", "elbow", "wrist")
 @pytest.fixture(scope="module")
 def default_searcher(bandai2: Path, tmp_path_factory: pytest.TempPathFactory) -> Searcher:
     """A Searcher with the trained default model over real test-split Bandai-Namco-2 clips."""
-    from backend.index.build import build_index, load_model
     from backend.library.splits import bandai_split
     from backend.motion.convert import bvh_to_clip
     from backend.motion.io.library import LibraryWriter
+    from backend.search.build import build_index, load_model
 
     if not (DEFAULT_MODEL / "config.json").is_file():
         pytest.skip(f"needs the trained default model at {DEFAULT_MODEL}")
@@ -232,7 +234,7 @@ def _joint_strengths(searcher: Searcher, query: str, contains: str) -> dict[str,
     enc = searcher.encode_query(query)
     hits = searcher.search_encoded(enc, len(searcher.index))
     assert len(hits) == len(searcher.index)
-    return {h.clip_id: searcher.align(enc, h)["joint_strength"] for h in hits if contains in h.clip_id}
+    return {h.clip_id: align(searcher, enc, h)["joint_strength"] for h in hits if contains in h.clip_id}
 
 
 def _arm_strengths(searcher: Searcher, query: str) -> dict[str, tuple[float, float]]:

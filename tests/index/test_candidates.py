@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from backend.errors import InvalidInputError
-from backend.index.candidates import CentroidCandidates, auto_num_centroids
-from backend.index.search import Searcher
 from backend.index.store import MotionIndex
 from backend.model.scoring import maxsim
+from backend.search.candidates import CentroidCandidates, auto_num_centroids
+from backend.search.searcher import Searcher
 
 QUERIES = ["a person kicks", "someone waves goodbye", "a man walks backwards quickly"]
 
@@ -156,7 +156,7 @@ def test_auto_first_stage_and_bad_arguments(index: MotionIndex, model) -> None:
 def test_new_generation_reuses_centroids_and_assignments(tmp_path: Path, built_index: Path, model) -> None:
     import shutil
 
-    from backend.index.build import remove_from_index
+    from backend.index.maintenance import remove_from_index
 
     path = tmp_path / "idx"
     shutil.copytree(built_index, path)
@@ -190,7 +190,7 @@ def test_new_generation_reuses_centroids_and_assignments(tmp_path: Path, built_i
 def test_codebook_is_cached_in_the_index_folder(tmp_path: Path, built_index: Path, model) -> None:
     import shutil
 
-    from backend.index import candidate_cache
+    from backend.search import candidate_cache
 
     path = tmp_path / "idx"
     shutil.copytree(built_index, path)

@@ -72,7 +72,8 @@ def test_codec_errors_name_the_problem() -> None:
 def test_bytes_per_clip_on_disk(
     tmp_path: Path, library_dir: Path, checkpoint_dir: Path, model, codec: str
 ) -> None:
-    from backend.index.build import build_index, index_info
+    from backend.index.maintenance import index_info
+    from backend.search.build import build_index
 
     index = build_index(
         library_dir, checkpoint_dir, tmp_path / codec, codec=codec, progress=False, model=model

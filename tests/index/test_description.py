@@ -1,4 +1,4 @@
-"""Contract of backend.index.description: a (T, 22, 3) joint array at any fps is canonicalised, encoded and
+"""Contract of backend.search.description: a (T, 22, 3) joint array at any fps is canonicalised, encoded and
 described by the caption bank ranked with MaxSim (captions as queries, the motion's windows as
 documents, best window), plus the nearest library clips (a library clip's own motion finds itself first);
 bad input raises errors naming the problem."""
@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from backend.errors import InvalidInputError, MotionDataError
-from backend.index.description import caption_alignment, describe
-from backend.index.search import Searcher
 from backend.index.store import MotionIndex
 from backend.model.scoring import maxsim
 from backend.motion.kinematics.skeleton import SMPL_JOINT_NAMES
+from backend.search.description import caption_alignment, describe
+from backend.search.searcher import Searcher
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The int8 re-rank copy (backend.index.rerank) of a real index of real clips (tiny model, MiniLM text).
+"""The int8 re-rank copy (backend.search.rerank) of a real index of real clips (tiny model, MiniLM text).
 
 Contract:
 
@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import torch
 
-from backend.index.search import Searcher
 from backend.index.store import MotionIndex
 from backend.index.transcode import transcode_index
 from backend.model.scoring import maxsim
+from backend.search.searcher import Searcher
 
 QUERIES = ["a person kicks", "someone waves goodbye with one hand", "a man walks backwards to the left"]
 

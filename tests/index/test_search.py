@@ -1,4 +1,4 @@
-"""Contract of backend.index.search: a text query returns k distinct clips sorted by MaxSim score with a
+"""Contract of backend.search.searcher: a text query returns k distinct clips sorted by MaxSim score with a
 valid time segment (the best window); the score is model.scoring.maxsim of the query and that window;
 two-stage search equals exact search when its candidates cover the best windows and only ever reports
 exact scores; duration filters hold; bad arguments raise errors naming the field."""
@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from backend.errors import InvalidInputError
-from backend.index.search import Searcher
 from backend.index.store import MotionIndex
 from backend.model.scoring import maxsim
+from backend.search.searcher import Searcher
 
 QUERIES = ["a person kicks", "someone waves goodbye", "a man walks backwards quickly", "bow"]
 
@@ -123,3 +123,24 @@ def test_cache_dtypes_give_the_same_results(built_index: Path, model) -> None:
 def test_bad_arguments(searcher: Searcher, kwargs: dict, match: str) -> None:
     with pytest.raises(InvalidInputError, match=match):
         searcher.search(**kwargs)
+
+
+def test_searcher_encodes_with_its_query_encoder(built_index: Path, model) -> None:
+    """A searcher uses the query encoder it was given (the server shares one across index generations);
+    without one it makes its own from the model once, and nothing is memoised on the model."""
+    calls: list[list[str]] = []
+
+    def encode(texts):
+        calls.append(list(texts))
+        return model.encode_text(texts)
+
+    given = Searcher(MotionIndex.open(built_index), model, query_encoder=encode)
+    hits = given.search("a person kicks", k=3)
+    assert calls == [["a person kicks"]] and len(hits) == 3
+    assert [h.clip_id for h in hits] == [h.clip_id for h in given.search("a person kicks", k=3)]
+    assert calls == [["a person kicks"]]  # the second query came from the query cache
+    own = Searcher(MotionIndex.open(built_index), model, text_runtime="torch")
+    assert own.query_encoder == model.encode_text and "_query_encoders" not in vars(model)
+    torch.testing.assert_close(own.encode_query("bow").emb, model.encode_text(["bow"]).emb)
+    with pytest.raises(InvalidInputError, match="no model"):
+        Searcher(MotionIndex.open(built_index)).encode_query("bow")

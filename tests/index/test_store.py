@@ -1,4 +1,4 @@
-"""Contract of the index folder (backend.index.build / store / writer): a library of real clips builds into
+"""Contract of the index folder (backend.search.build / store / writer): a library of real clips builds into
 an index whose metadata, joints and embeddings match the library; clips are added (BVH file, folder,
 canonical .npy) and removed without a rebuild; compaction keeps every live clip; an index refuses a model
 with another checksum, naming both checksums."""
@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from backend.errors import IndexError_, IndexMismatchError, InvalidInputError, NotFoundError
-from backend.index.build import add_to_index, build_index, compact_index, index_info, remove_from_index
-from backend.index.search import Searcher
+from backend.index.maintenance import compact_index, index_info, remove_from_index
 from backend.index.store import MotionIndex
 from backend.motion.io.library import Library
+from backend.search.build import add_to_index, build_index
+from backend.search.searcher import Searcher
 
 
 def test_build_matches_library(built_index: Path, library_dir: Path, model) -> None:
@@ -41,7 +42,7 @@ def test_build_matches_library(built_index: Path, library_dir: Path, model) -> N
 
 
 def test_patches_equal_fresh_encoding(built_index: Path, library_dir: Path, model) -> None:
-    from backend.index.ingest import encode_joints
+    from backend.search.ingest import encode_joints
 
     index = MotionIndex.open(built_index)
     lib = Library.open(library_dir)
@@ -65,7 +66,7 @@ def test_caption_bank_deduplicated_with_extra_file(built_index: Path, library_cl
 
 
 def test_checksum_mismatch_is_refused(built_index: Path, model, other_checkpoint_dir: Path) -> None:
-    from backend.index.build import load_model
+    from backend.search.build import load_model
 
     other = load_model(other_checkpoint_dir)
     assert other.checksum() != model.checksum()

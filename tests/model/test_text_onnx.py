@@ -15,7 +15,6 @@ from backend.model.text_onnx import (
     OnnxTextEncoder,
     check_quantized,
     make_query_encoder,
-    query_encoder,
 )
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "backend" / "assets" / "default_model"
@@ -95,7 +94,7 @@ def test_runtime_selection(tiny_model) -> None:
     assert runtime == "onnx" and isinstance(encode, OnnxTextEncoder) and not encode.quantized
     with pytest.raises(ConfigError, match="auto, onnx, onnx-int8, torch"):
         make_query_encoder(tiny_model, "tensorrt")  # type: ignore[arg-type]
-    assert query_encoder(tiny_model, "onnx") is query_encoder(tiny_model, "onnx")  # exported once per model
+    assert "_query_encoders" not in vars(tiny_model)  # nothing memoised on the model: callers own the encoder
 
 
 def test_onnx_export_failure_is_a_clear_error(tiny_model, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -45,7 +45,7 @@ def align(tiny_model: Any) -> Callable[[str, np.ndarray, int], tuple[dict[str, A
     """``align(text, joints, start_frame) -> (alignment dict, features (T, C))`` for one 64-frame window."""
     import torch
 
-    from backend.index.alignment import compute_alignment
+    from backend.search.alignment import compute_alignment
 
     def run(text: str, joints: np.ndarray, start: int = 0) -> tuple[dict[str, Any], np.ndarray]:
         feats = tiny_model.featurize(joints)

@@ -50,9 +50,7 @@ def tiny_setup(tmp_path_factory: pytest.TempPathFactory, bandai1: Path, cmu_samp
     """Build (once per session) a tiny checkpoint and an fp16 index of 7 real clips + a caption bank."""
     import torch
 
-    from backend.index.captions import encode_captions
     from backend.index.format import IndexHeader
-    from backend.index.ingest import encode_clips
     from backend.index.windows import default_stride
     from backend.index.writer import CaptionPart, IndexWriter, create_index
     from backend.model.config import RetrievalConfig
@@ -60,6 +58,7 @@ def tiny_setup(tmp_path_factory: pytest.TempPathFactory, bandai1: Path, cmu_samp
     from backend.motion.convert import bvh_to_clip
     from backend.motion.kinematics.features import compute_features
     from backend.motion.kinematics.normalize import fit_stats
+    from backend.search.ingest import encode_captions, encode_clips
 
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("server-setup")

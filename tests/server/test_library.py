@@ -199,7 +199,7 @@ def test_non_bvh_path_is_rejected(lib_client, tmp_path) -> None:
 
 def test_change_by_another_writer_is_picked_up(lib_client) -> None:
     """An ``index remove`` committed by someone else (e.g. the CLI) is visible on the next request."""
-    from backend.index.build import remove_from_index
+    from backend.index.maintenance import remove_from_index
 
     before = _size(lib_client)
     index_dir = lib_client.app.state.settings.index_dir

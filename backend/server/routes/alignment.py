@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from backend.server.deps import EngineDep, TokenDep
+from backend.server.responses import AlignmentResponse
 from backend.server.routes.common import ERROR_RESPONSES
-from backend.server.schemas import AlignmentRequest, AlignmentResponse
+from backend.server.schemas import AlignmentRequest
 
 __all__ = ["router"]
 

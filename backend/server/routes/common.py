@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Path, Request, Response
 
 from backend.motion.limits import MAX_ID_CHARS
-from backend.server.schemas import ErrorResponse
+from backend.server.responses import ErrorResponse
 
 __all__ = ["ERROR_RESPONSES", "ClipIdPath", "png_response"]
 

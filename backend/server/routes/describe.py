@@ -11,8 +11,9 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.server.deps import EngineDep, TokenDep
 from backend.server.describe_body import parse_describe_body
+from backend.server.responses import DescribeResponse
 from backend.server.routes.common import ERROR_RESPONSES
-from backend.server.schemas import DescribeRequest, DescribeResponse
+from backend.server.schemas import DescribeRequest
 
 __all__ = ["REQUEST_SCHEMAS", "router"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from backend.server.deps import EngineDep
-from backend.server.schemas import HealthResponse
+from backend.server.responses import HealthResponse
 
 __all__ = ["router"]
 

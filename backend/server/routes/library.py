@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from backend.errors import InvalidInputError
@@ -18,15 +18,15 @@ from backend.server.deps import EngineDep, SettingsDep, TokenDep
 from backend.server.describe_body import parse_describe_body
 from backend.server.errors import PayloadTooLargeError
 from backend.server.paths import check_suffix, resolve_library_path
+from backend.server.responses import LibraryAddResponse, LibraryRemoveResponse, LibrarySummary
 from backend.server.routes.common import ERROR_RESPONSES, ClipIdPath
-from backend.server.schemas import (
-    LibraryAddJoints,
-    LibraryAddRequest,
-    LibraryAddResponse,
-    LibraryRemoveResponse,
-    LibrarySummary,
-    check_unicode,
-)
+from backend.server.schemas import LibraryAddJoints, LibraryAddRequest, check_unicode
+
+if TYPE_CHECKING:
+    from backend.server.engine import SearchEngine
+    from backend.server.settings import ServerSettings
+
+BodyModel = TypeVar("BodyModel", bound=BaseModel)
 
 __all__ = ["REQUEST_SCHEMAS", "router"]
 
@@ -106,7 +106,7 @@ async def _save_upload(upload: Any, limit: int, suffix: str) -> Path:
     return Path(tmp)
 
 
-async def _add_upload(request: Request, engine: Any, limit: int) -> dict[str, Any]:
+async def _add_upload(request: Request, engine: SearchEngine, limit: int) -> dict[str, Any]:
     form = await request.form(max_files=2, max_fields=8)
     asf_path: Path | None = None
     asf_name: str | None = None
@@ -158,7 +158,7 @@ async def _add_upload(request: Request, engine: Any, limit: int) -> dict[str, An
             asf_path.unlink(missing_ok=True)
 
 
-def _validated(model: Any, data: Any) -> Any:
+def _validated(model: type[BodyModel], data: object) -> BodyModel:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -166,7 +166,7 @@ def _validated(model: Any, data: Any) -> Any:
         raise RequestValidationError(errors) from None
 
 
-async def _add_json(request: Request, engine: Any, settings: Any) -> dict[str, Any]:
+async def _add_json(request: Request, engine: SearchEngine, settings: ServerSettings) -> dict[str, Any]:
     """A JSON body: the motion itself (``joints`` + ``fps``) or a ``path`` on the server's disk."""
     data = await run_in_threadpool(parse_describe_body, await request.body())  # joints straight into numpy
     if isinstance(data, dict) and "joints" in data:
@@ -204,7 +204,7 @@ async def _add_json(request: Request, engine: Any, settings: Any) -> dict[str, A
     )
 
 
-def _skeleton_for(amc: Path, named: str | None, settings: Any) -> Path:
+def _skeleton_for(amc: Path, named: str | None, settings: ServerSettings) -> Path:
     """The ASF of an ``.amc`` path: the one named (under a library root), else the one beside it; either is
     resolved and checked against the roots like the AMC itself."""
     from backend.motion.io.acclaim import find_asf

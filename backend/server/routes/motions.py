@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
+from backend.motion.clip import CANONICAL_FPS
 from backend.motion.kinematics.skeleton import SMPL_JOINT_NAMES, SMPL_PARENTS
 from backend.server.deps import EngineDep, TokenDep
+from backend.server.responses import MotionData
 from backend.server.routes.common import ERROR_RESPONSES, ClipIdPath, png_response
-from backend.server.schemas import MotionData
 
 __all__ = ["motion_payload", "router"]
 
@@ -20,7 +21,7 @@ router = APIRouter(tags=["motions"], dependencies=[TokenDep])
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def motion_payload(clip_id: str, joints_list: list, meta: dict, fps: float = 20.0) -> dict:
+def motion_payload(clip_id: str, joints_list: list, meta: dict, fps: float = CANONICAL_FPS) -> dict:
     """The ``MotionData`` JSON object (see ``docs/api.md``)."""
     return {
         "id": clip_id,

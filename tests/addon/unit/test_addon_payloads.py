@@ -1,7 +1,7 @@
 """Contract of ``addon/payloads.py`` and ``addon/heat.py``.
 
 * The add-on's dataclasses have exactly the fields of the server's response schemas (``backend/server/
-  schemas.py``, which generate ``/openapi.json``), so the two cannot drift apart silently.
+  responses.py``, which generate ``/openapi.json``), so the two cannot drift apart silently.
 * Answers built with the server's own pydantic models parse; answers that break the contract raise
   ``BadResponseError`` naming the field path.
 * Request bodies validate with the server's request models.
@@ -20,6 +20,7 @@ from addon import heat, payloads
 from addon.errors import BadResponseError, MotionDataError
 
 schemas = pytest.importorskip("backend.server.schemas")
+responses = pytest.importorskip("backend.server.responses")
 
 
 def _alignment(n_tokens: int = 3, n_windows: int = 4) -> dict:
@@ -43,14 +44,14 @@ def _alignment(n_tokens: int = 3, n_windows: int = 4) -> dict:
         "trajectory_strength": float(rng.uniform()),
         "joint_window_strength": {j: rng.uniform(0, 1, n_windows).tolist() for j in SMPL_JOINT_NAMES},
     }
-    return schemas.Alignment.model_validate(d).model_dump(mode="json")
+    return responses.Alignment.model_validate(d).model_dump(mode="json")
 
 
 def _hit(i: int = 0) -> dict:
     hit = {"id": f"clip_{i}", "score": 0.5 - i / 10, "caption": "a person waves", "source": "x/y.bvh",
            "dataset": "bandai-namco-1", "duration": 4.0, "segment": {"start": 0.0, "end": 3.2},
            "alignment": _alignment()}  # fmt: skip
-    return schemas.SearchHit.model_validate(hit).model_dump(mode="json")
+    return responses.SearchHit.model_validate(hit).model_dump(mode="json")
 
 
 def test_dataclass_fields_equal_server_schemas() -> None:
@@ -59,11 +60,11 @@ def test_dataclass_fields_equal_server_schemas() -> None:
         server = set(getattr(schemas, name).model_fields)
         assert fields == server, f"{name}: add-on {sorted(fields)} vs server {sorted(server)}"
     meta = {f for f in payloads.MotionMetadata.__dataclass_fields__}
-    assert meta <= set(schemas.MotionMetadata.model_fields)
+    assert meta <= set(responses.MotionMetadata.model_fields)
 
 
 def test_parse_server_built_answers() -> None:
-    body = schemas.SearchResponse.model_validate({"results": [_hit(0), _hit(1)]}).model_dump(mode="json")
+    body = responses.SearchResponse.model_validate({"results": [_hit(0), _hit(1)]}).model_dump(mode="json")
     hits = payloads.SearchHit.list_from_json(body)
     assert [h.id for h in hits] == ["clip_0", "clip_1"]
     a = hits[0].alignment
@@ -74,7 +75,7 @@ def test_parse_server_built_answers() -> None:
         "similar_motions": [_hit()],
     }
     res = payloads.DescribeResult.from_json(
-        schemas.DescribeResponse.model_validate(desc).model_dump(mode="json")
+        responses.DescribeResponse.model_validate(desc).model_dump(mode="json")
     )
     assert res.captions[0].text == "a person waves" and res.similar_motions[0].id == "clip_0"
 
@@ -144,7 +145,7 @@ def test_search_filters_and_paging_pass_server_validation() -> None:
 
 
 def test_library_summary_and_hit_licence_parse() -> None:
-    summary = schemas.LibrarySummary.model_validate({
+    summary = responses.LibrarySummary.model_validate({
         "size": 7, "datasets": [{"name": "bandai-namco-1", "clips": 5, "commercial_use": False},
                                 {"name": "user", "clips": 2, "commercial_use": True}],
         "tags": [{"name": "mine", "clips": 2}],
@@ -157,7 +158,7 @@ def test_library_summary_and_hit_licence_parse() -> None:
             {**summary, "datasets": [{"name": "x", "clips": "5", "commercial_use": True}]}
         )
     hit = {**_hit(), "licence": "CC0-1.0", "commercial_use": True, "tags": ["mine", "studio"]}
-    parsed = payloads.SearchHit.from_json(schemas.SearchHit.model_validate(hit).model_dump(mode="json"))
+    parsed = payloads.SearchHit.from_json(responses.SearchHit.model_validate(hit).model_dump(mode="json"))
     assert (parsed.licence, parsed.commercial_use, parsed.tags) == ("CC0-1.0", True, ("mine", "studio"))
     with pytest.raises(BadResponseError, match=r"hit\.tags must be a list of strings"):
         payloads.SearchHit.from_json({**hit, "tags": "mine"})
@@ -199,7 +200,7 @@ def test_instant_search_hits_and_on_demand_alignment_parse() -> None:
     """``/search`` hits without alignment parse to ``alignment=None``; ``/alignment`` answers parse; a
     ``/describe`` similar motion must carry its alignment."""
     plain = {**_hit(0), "alignment": None}
-    body = schemas.SearchResponse.model_validate({"results": [plain, _hit(1)]}).model_dump(mode="json")
+    body = responses.SearchResponse.model_validate({"results": [plain, _hit(1)]}).model_dump(mode="json")
     hits = payloads.SearchHit.list_from_json(body)
     assert hits[0].alignment is None and hits[1].alignment is not None
     answer = {
@@ -209,7 +210,7 @@ def test_instant_search_hits_and_on_demand_alignment_parse() -> None:
         "alignment": _alignment(2, 4),
     }
     res = payloads.AlignmentResult.from_json(
-        schemas.AlignmentResponse.model_validate(answer).model_dump(mode="json")
+        responses.AlignmentResponse.model_validate(answer).model_dump(mode="json")
     )
     assert res.id == "clip_0" and res.segment.start == 0.8 and len(res.alignment.tokens) == 2
     with pytest.raises(BadResponseError, match=r"alignment\.joint_strength is missing"):

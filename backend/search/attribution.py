@@ -26,23 +26,27 @@ with respect to the inputs only (no parameter ``.grad`` is touched), and the fun
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from backend.errors import InvalidInputError
+from backend.model.config import PATCH_FRAMES
 from backend.model.outputs import TextEncoding
 from backend.model.scoring import maxsim
 from backend.motion.kinematics.skeleton import NUM_BANDS, band_slices
+from backend.search.alignment import compute_alignment
+from backend.search.hits import Hit
 
-__all__ = ["align_many", "cell_attribution", "hits_relevance"]
+if TYPE_CHECKING:
+    from backend.model.retrieval import MotionTextRetrieval
+    from backend.search.searcher import Searcher
 
-#: frames per time column of the motion image
-_COLUMN_FRAMES = 16
+__all__ = ["align", "align_many", "cell_attribution", "hits_relevance"]
 
 
-def _query_tokens(model: Any, query: TextEncoding | str, row: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _query_tokens(model: MotionTextRetrieval, query: TextEncoding | str, row: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``(emb (1, L, D) float32, mask (1, L) bool)`` of one query, detached, outside inference mode."""
     if isinstance(query, str):
         with torch.no_grad():
@@ -56,7 +60,7 @@ def _query_tokens(model: Any, query: TextEncoding | str, row: int) -> tuple[torc
 
 
 def cell_attribution(
-    model: Any,
+    model: MotionTextRetrieval,
     query: TextEncoding | str,
     features: torch.Tensor | np.ndarray,
     frame_mask: torch.Tensor | np.ndarray,
@@ -67,7 +71,7 @@ def cell_attribution(
     """Gradient x input relevance of each (band, window) cell for the query's MaxSim score.
 
     Args:
-        model: a ``MotionTextRetrieval`` (put in eval mode for the pass, restored afterwards).
+        model: the retrieval model (put in eval mode for the pass, restored afterwards).
         query: an encoded query batch (``row`` picks the text) or the query text.
         features: ``(B, W, C)`` float32 z-scored window inputs (``model.prepare_motion_batch``).
         frame_mask: ``(B, W)`` bool real frames.
@@ -76,7 +80,7 @@ def cell_attribution(
             = integrated gradients from the mean pose with ``n`` midpoint steps (``n`` times the cost).
 
     Returns:
-        ``(B, 14, W // 16)`` float32, >= 0; 0 for windows without a real frame.
+        ``(B, 14, W // PATCH_FRAMES)`` float32, >= 0; 0 for windows without a real frame.
 
     Raises:
         InvalidInputError: shapes disagree with each other or with the model config (names them).
@@ -110,16 +114,16 @@ def cell_attribution(
             model.train(was_training)
         grad = grad.reshape(steps, *x.shape).mean(dim=0)
         gi = (grad * x).detach().float()  # (B, W, C)
-    n_win = n_frames // _COLUMN_FRAMES
+    n_win = model.config.n_windows
     bands = torch.stack([gi[:, :, s].sum(dim=-1) for s in slices], dim=1)  # (B, 14, W)
-    cells = bands[:, :, : n_win * _COLUMN_FRAMES].reshape(len(x), NUM_BANDS, n_win, _COLUMN_FRAMES).sum(-1)
-    real = fm[:, : n_win * _COLUMN_FRAMES].reshape(len(x), n_win, _COLUMN_FRAMES).any(dim=-1)  # (B, n_win)
+    cells = bands[:, :, : n_win * PATCH_FRAMES].reshape(len(x), NUM_BANDS, n_win, PATCH_FRAMES).sum(-1)
+    real = fm[:, : n_win * PATCH_FRAMES].reshape(len(x), n_win, PATCH_FRAMES).any(dim=-1)  # (B, n_win)
     cells = cells.clamp(min=0.0) * real[:, None, :].to(cells.dtype)
     return cells.cpu().numpy().astype(np.float32)
 
 
 def hits_relevance(
-    searcher: Any, query: TextEncoding | str, hits: Sequence[Any], *, row: int = 0
+    searcher: Searcher, query: TextEncoding | str, hits: Sequence[Hit], *, row: int = 0
 ) -> np.ndarray:
     """:func:`cell_attribution` of search hits (one batched forward + backward).
 
@@ -130,14 +134,14 @@ def hits_relevance(
     Args:
         searcher: a ``Searcher`` with a model.
         query: encoded query batch or text.
-        hits: ``Hit`` objects (``record``, ``window_start_frame``, ``window_length``).
+        hits: the hits (``record``, ``window_start_frame``, ``window_length``).
         row: which text of an encoded ``query``.
 
     Returns:
         ``(len(hits), 14, n_windows)`` float32.
     """
-    model = searcher._require_model()
-    n_win = int(model.config.window_frames) // _COLUMN_FRAMES
+    model = searcher.require_model()
+    n_win = model.config.n_windows
     if not hits:
         return np.zeros((0, NUM_BANDS, n_win), dtype=np.float32)
     feats = []
@@ -146,28 +150,20 @@ def hits_relevance(
         a = int(h.window_start_frame)
         feats.append(full[a : a + int(h.window_length)])
     x, fm = model.prepare_motion_batch(feats)
-    return cell_attribution(
-        model, query, x, fm, row=row, steps=int(getattr(searcher, "attribution_steps", 1))
-    )
+    return cell_attribution(model, query, x, fm, row=row, steps=searcher.attribution_steps)
 
 
 def align_many(
-    searcher: Any, enc: TextEncoding, hits: Sequence[Any], *, row: int = 0
+    searcher: Searcher, enc: TextEncoding, hits: Sequence[Hit], *, row: int = 0
 ) -> list[dict[str, Any]]:
     """``Alignment`` dicts (docs/api.md) of one encoded query and several hits, attributed in one pass.
 
     Falls back to the cosine-attention strengths when the searcher has no model or the hits' window
     layout differs from the model's.
     """
-    from backend.index.alignment import compute_alignment
-
     rel: np.ndarray | None = None
-    model = getattr(searcher, "model", None)
-    if (
-        hits
-        and model is not None
-        and all(int(h.n_windows) == int(model.config.window_frames) // _COLUMN_FRAMES for h in hits)
-    ):
+    model = searcher.model
+    if hits and model is not None and all(int(h.n_windows) == model.config.n_windows for h in hits):
         rel = hits_relevance(searcher, enc, hits, row=row)
     return [
         compute_alignment(
@@ -182,3 +178,8 @@ def align_many(
         )
         for i, h in enumerate(hits)
     ]
+
+
+def align(searcher: Searcher, enc: TextEncoding, hit: Hit, *, row: int = 0) -> dict[str, Any]:
+    """The ``Alignment`` dict (docs/api.md) of an encoded query and one hit (:func:`align_many` of one)."""
+    return align_many(searcher, enc, [hit], row=row)[0]

@@ -1,4 +1,5 @@
-"""Turn motions into stored embeddings: joints -> index windows -> model -> :class:`EncodedClip`.
+"""Turn motions and captions into stored embeddings: joints -> index windows -> model -> :class:`EncodedClip`;
+captions -> their valid token embeddings (:func:`encode_captions`, the caption bank).
 
 The whole clip is featurised once (``model.featurize(joints)``) and each index window is a slice of those
 features, exactly as training crops long clips (``training.datasets``: featurize the clip, then crop), so
@@ -17,18 +18,22 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from backend.errors import InvalidInputError, MotionSearchError
 from backend.index.windows import WindowSpan, default_stride, plan_windows
 from backend.index.writer import EncodedClip
-from backend.motion.clip import Clip, ClipMeta
+from backend.motion.clip import CANONICAL_FPS, Clip, ClipMeta
+
+if TYPE_CHECKING:
+    from backend.model.retrieval import MotionTextRetrieval
 
 __all__ = [
     "MOTION_SUFFIXES",
     "WindowEncoding",
+    "encode_captions",
     "encode_clips",
     "encode_joints",
     "load_motion_files",
@@ -45,7 +50,7 @@ class WindowEncoding:
         emb: ``(Nw, P, D)`` float32 patch embeddings.
         mask: ``(Nw, P)`` bool patches used by scoring.
         pooled: ``(Nw, D)`` float32 pooled vectors.
-        n_windows: time columns per window (``window_frames / 16``).
+        n_windows: time columns per window (``window_frames / PATCH_FRAMES``).
     """
 
     spans: list[WindowSpan]
@@ -55,12 +60,14 @@ class WindowEncoding:
     n_windows: int
 
 
-def model_window(model: Any) -> int:
-    """``window_frames`` of a ``MotionTextRetrieval``."""
+def model_window(model: MotionTextRetrieval) -> int:
+    """``window_frames`` of a retrieval model."""
     return int(model.config.window_frames)
 
 
-def _encode_windows(model: Any, feats: list[np.ndarray]) -> tuple[Any, ...]:
+def _encode_windows(
+    model: MotionTextRetrieval, feats: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     import torch
 
     with torch.inference_mode():
@@ -75,7 +82,7 @@ def _encode_windows(model: Any, feats: list[np.ndarray]) -> tuple[Any, ...]:
 
 
 def encode_joints(
-    model: Any, joints: np.ndarray, *, stride: int | None = None, batch_size: int = 32
+    model: MotionTextRetrieval, joints: np.ndarray, *, stride: int | None = None, batch_size: int = 32
 ) -> WindowEncoding:
     """Encode every index window of one canonical motion.
 
@@ -93,7 +100,7 @@ def encode_joints(
         raise InvalidInputError(f"joints must be (T, 22, 3) with T >= 1, got {joints.shape}")
     w = model_window(model)
     spans = plan_windows(joints.shape[0], w, stride if stride is not None else default_stride(w))
-    embs, masks, pooled, n_time = [], [], [], w // 16
+    embs, masks, pooled, n_time = [], [], [], model.config.n_windows
     full = np.asarray(model.featurize(joints), dtype=np.float32)
     for s in range(0, len(spans), batch_size):
         e, m, p, n_time = _encode_windows(
@@ -106,7 +113,7 @@ def encode_joints(
 
 
 def encode_clips(
-    model: Any,
+    model: MotionTextRetrieval,
     clips: Iterable[Clip],
     *,
     stride: int | None = None,
@@ -139,6 +146,33 @@ def encode_clips(
         )
 
 
+def encode_captions(
+    model: MotionTextRetrieval, texts: list[str], batch_size: int = 64, progress: bool = False
+) -> list[np.ndarray]:
+    """Valid token embeddings of each caption.
+
+    Args:
+        model: the retrieval model (``encode_text(list[str]) -> TextEncoding``).
+        texts: captions.
+        batch_size: captions per forward pass.
+        progress: show a tqdm bar.
+
+    Returns:
+        One ``(L_i, D)`` float32 array per caption.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    out: list[np.ndarray] = []
+    starts = range(0, len(texts), batch_size)
+    with torch.inference_mode():
+        for s in tqdm(starts, desc="captions", unit="batch", disable=not progress):
+            enc = model.encode_text(texts[s : s + batch_size])
+            emb, mask = enc.emb.float().cpu(), enc.mask.bool().cpu()
+            out.extend(emb[i][mask[i]].numpy().copy() for i in range(emb.shape[0]))
+    return out
+
+
 def _npy_clip(path: Path) -> Clip:
     try:
         joints = np.load(path, allow_pickle=False)
@@ -155,7 +189,7 @@ def _npy_clip(path: Path) -> Clip:
             meta.update(json.loads(side.read_text(encoding="utf-8")))
         except ValueError as exc:
             raise InvalidInputError(f"{side}: invalid JSON ({exc})") from exc
-    meta["duration"] = joints.shape[0] / 20.0
+    meta["duration"] = joints.shape[0] / CANONICAL_FPS
     return Clip(np.asarray(joints, dtype=np.float32), ClipMeta.from_dict(meta))
 
 

@@ -119,7 +119,9 @@ def _print_skipped(skipped: list[dict[str, str]]) -> None:
 
 def _run(args: argparse.Namespace, cmd: str) -> int:
     from backend.errors import InvalidInputError
-    from backend.index import build
+    from backend.index import maintenance
+    from backend.model.config import DEFAULT_MODEL_DIR
+    from backend.search import build
 
     if cmd == "build":
         index = build.build_index(
@@ -153,13 +155,11 @@ def _run(args: argparse.Namespace, cmd: str) -> int:
         print(f"added {len(ids)} clip(s): {', '.join(ids)}")
         _print_skipped(skipped)
     elif cmd == "create":
-        from backend.mainjob import DEFAULT_MODEL
-
         skipped: list[dict[str, str]] = []
         index = build.create_index_from_files(
             args.out,
             args.paths,
-            args.checkpoint or DEFAULT_MODEL,
+            args.checkpoint or DEFAULT_MODEL_DIR,
             licence=args.licence,
             commercial_use=args.commercial_use,
             tags=args.tag,
@@ -174,13 +174,13 @@ def _run(args: argparse.Namespace, cmd: str) -> int:
         _print_skipped(skipped)
         print(f"serve it with: python -m backend serve --index {index.path}")
     elif cmd == "remove":
-        ids = build.remove_from_index(args.index, args.ids)
+        ids = maintenance.remove_from_index(args.index, args.ids)
         print(f"removed {len(ids)} clip(s): {', '.join(ids)}")
     elif cmd == "compact":
-        build.compact_index(args.index)
+        maintenance.compact_index(args.index)
         print(f"compacted {args.index}")
     elif cmd == "info":
-        info = build.index_info(args.index)
+        info = maintenance.index_info(args.index)
         if args.verify:
             from backend.index.store import MotionIndex
 

@@ -1,4 +1,4 @@
-"""Small thread-safe LRU caches of :class:`backend.index.search.Searcher`.
+"""Small thread-safe LRU caches of :class:`backend.search.searcher.Searcher`.
 
 * :class:`LruCache`: the generic thread-safe LRU map (also the server's ``/alignment`` answers).
 * :class:`QueryCache`: encoded query texts (``TextEncoding``, batch of 1): a repeated query costs no text
@@ -15,9 +15,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from backend.model.outputs import TextEncoding
 
 __all__ = ["FeatureCache", "LruCache", "QueryCache", "copy_encoding"]
 
@@ -25,7 +28,7 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-def copy_encoding(enc: Any) -> Any:
+def copy_encoding(enc: TextEncoding) -> TextEncoding:
     """A copy of a ``TextEncoding`` whose tensors are new ordinary (not inference-mode) tensors."""
     return type(enc)(
         enc.emb.clone(),
@@ -82,7 +85,7 @@ class LruCache(Generic[K, V]):
                 self._items.popitem(last=False)
 
 
-class QueryCache(LruCache[str, Any]):
+class QueryCache(LruCache[str, "TextEncoding"]):
     """LRU of ``text -> TextEncoding`` that hands out copies (the cached tensors never change).
 
     Args:
@@ -93,12 +96,12 @@ class QueryCache(LruCache[str, Any]):
         """Cached texts, least recently used first."""
         return self.keys()
 
-    def get(self, text: str) -> Any | None:
+    def get(self, text: str) -> TextEncoding | None:
         """A copy of the cached encoding of ``text``, or None."""
         enc = super().get(text)
         return None if enc is None else copy_encoding(enc)
 
-    def put(self, text: str, enc: Any) -> None:
+    def put(self, text: str, enc: TextEncoding) -> None:
         """Remember ``enc`` (not copied: the caller must not edit it afterwards)."""
         super().put(text, enc)
 

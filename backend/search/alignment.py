@@ -11,8 +11,8 @@ Produces the ``Alignment`` object of ``docs/api.md``:
 * ``token_scores[t]``: max of word ``t``'s row over valid patches (its MaxSim contribution);
   ``token_best[t]``: the argmax patch as ``{part, window, start, end}``.
 * **Strengths** (exactly as documented in ``docs/api.md``): relevance ``r[p, w]`` is the given
-  ``cell_relevance`` (gradient x input attribution of the MaxSim score, :mod:`backend.index.attribution`;
-  what ``Searcher.align`` passes) or, without it, the cosine attention
+  ``cell_relevance`` (gradient x input attribution of the MaxSim score, :mod:`backend.search.attribution`;
+  what :func:`backend.search.attribution.align_many` passes) or, without it, the cosine attention
   ``r[p, w] = sum_t softmax_over_valid_patches(cos(t, .) / 0.1)[p, w]``; then ``part_strength[p] = max_w r``,
   ``window_strength[w] = max_p r``, ``joint_strength[j] = max over bands driving j of part_strength``,
   ``joint_window_strength[j][w] = max over bands driving j of r[p, w]``, each divided by its own maximum
@@ -35,12 +35,15 @@ import numpy as np
 import torch
 
 from backend.errors import InvalidInputError
+from backend.model.config import PATCH_FRAMES
 from backend.model.motion_image import patch_to_part_window, window_seconds
 from backend.model.outputs import TextEncoding
 from backend.model.scoring import token_patch_similarity
+from backend.motion.clip import CANONICAL_FPS
 from backend.motion.kinematics.skeleton import BAND_NAMES, BANDS, NUM_BANDS, SMPL_JOINT_NAMES
 
-__all__ = ["STRENGTH_TEMPERATURE", "TRAJECTORY_BAND", "compute_alignment", "relevance", "word_similarity"]
+__all__ = ["STRENGTH_TEMPERATURE", "TRAJECTORY_BAND", "compute_alignment", "empty_alignment", "relevance",
+           "word_similarity"]  # fmt: skip
 
 #: softmax temperature of the relevance map (docs/api.md)
 STRENGTH_TEMPERATURE = 0.1
@@ -118,7 +121,7 @@ def compute_alignment(
     *,
     row: int = 0,
     valid_frames: int | None = None,
-    fps: float = 20.0,
+    fps: float = CANONICAL_FPS,
     cell_relevance: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The ``Alignment`` of one query and one motion window (schema in ``docs/api.md``).
@@ -134,7 +137,7 @@ def compute_alignment(
             columns with a valid patch are real).
         fps: frame rate of the motion image columns.
         cell_relevance: ``(14, n_windows)`` relevance of each (band, window) cell, e.g. the gradient x
-            input attribution of :func:`backend.index.attribution.cell_attribution`; when given, the
+            input attribution of :func:`backend.search.attribution.cell_attribution`; when given, the
             strengths are reduced from it (negative values and invalid cells count as 0) instead of the
             cosine softmax attention. ``grid``, ``token_scores`` and ``token_best`` stay cosine-based.
 
@@ -157,7 +160,7 @@ def compute_alignment(
     if not 0 <= row < len(text):
         raise InvalidInputError(f"row {row} out of range for a text batch of {len(text)}")
     if valid_frames is not None:
-        cols = torch.arange(n_windows) * 16 < int(valid_frames)
+        cols = torch.arange(n_windows) * PATCH_FRAMES < int(valid_frames)
         mask = mask & cols.repeat(NUM_BANDS)
     words, sim = word_similarity(text, row, patches)  # (n_words, P)
     valid2 = mask.numpy().reshape(NUM_BANDS, n_windows)
@@ -216,3 +219,17 @@ def compute_alignment(
             n: [float(v) for v in joint_window[i]] for i, n in enumerate(SMPL_JOINT_NAMES)
         },
     }
+
+
+def empty_alignment(
+    n_windows: int, window_offset_seconds: float = 0.0, *, fps: float = CANONICAL_FPS
+) -> dict[str, Any]:
+    """The ``Alignment`` without words (every strength 0) over ``n_windows`` time columns: what
+    :func:`compute_alignment` gives a query with no word, for a motion explained by no text."""
+    n = int(n_windows)
+    off = float(window_offset_seconds)
+    windows = [{"start": off + a, "end": off + b} for a, b in (window_seconds(w, fps=fps) for w in range(n))]
+    return {"tokens": [], "parts": list(BAND_NAMES), "windows": windows, "grid": [], "token_scores": [],
+            "token_best": [], "part_strength": dict.fromkeys(BAND_NAMES, 0.0),
+            "joint_strength": dict.fromkeys(SMPL_JOINT_NAMES, 0.0), "window_strength": [0.0] * n,
+            "trajectory_strength": 0.0, "joint_window_strength": {j: [0.0] * n for j in SMPL_JOINT_NAMES}}  # fmt: skip

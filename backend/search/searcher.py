@@ -7,7 +7,7 @@ All scores come from :func:`backend.model.scoring.maxsim` (query tokens vs windo
 * ``two_stage``: ``candidates`` windows from a first stage are re-scored exactly with MaxSim. First stages:
 
   - ``centroids`` (default from ``centroid_min_windows`` windows on): token-level centroid interaction
-    (:mod:`backend.index.candidates`): every query token probes its ``nprobe`` nearest patch centroids, the
+    (:mod:`backend.search.candidates`): every query token probes its ``nprobe`` nearest patch centroids, the
     windows reached are ranked by MaxSim with patches replaced by their centroids; built in memory when the
     searcher is created (seconds per million patches);
   - ``pooled``: the windows with the best pooled cosine (the query's ``TextEncoding.pooled`` vs each
@@ -18,7 +18,7 @@ A clip's score is its best window's score (windows are de-duplicated per clip) a
 window as a time segment of the clip. Decoded patches are kept in memory as one padded tensor
 ``(N_windows, P, D)`` (float32, or float16 when float32 would exceed ``cache_bytes``), plus ``(N_windows, P)``
 masks. Beyond twice that budget patches are decoded from the memory-mapped codec arrays per query, or, with
-``int8_rerank=True``, the two-stage re-rank reads an int8 copy (:mod:`backend.index.rerank`, a quarter of
+``int8_rerank=True``, the two-stage re-rank reads an int8 copy (:mod:`backend.search.rerank`, a quarter of
 float32; exact for an int8 index, otherwise the best ``rescore`` clips are re-scored exactly).
 Query encodings are kept in a small LRU cache keyed by the text (a repeated query costs no encoding); new
 queries are encoded with ONNX Runtime on CPU when available (``text_runtime``, :mod:`backend.model.text_onnx`).
@@ -27,29 +27,37 @@ queries are encoded with ONNX Runtime on CPU when available (``text_runtime``, :
 from __future__ import annotations
 
 import functools
+import logging
 import threading
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
 
 from backend.errors import InvalidInputError
-from backend.index.candidate_cache import CACHE_DIR
-from backend.index.candidates import CentroidCandidates
-from backend.index.hits import Hit, best_per_clip
-from backend.index.query_cache import FeatureCache, QueryCache, copy_encoding
-from backend.index.rerank import Int8Patches
 from backend.index.store import MotionIndex
-from backend.model.scoring import maxsim, maxsim_one_query, pooled_scores
-from backend.model.text_onnx import TEXT_RUNTIMES, TextRuntime, query_encoder
+from backend.model.outputs import TextEncoding
+from backend.model.scoring import maxsim, maxsim_one_query
+from backend.model.text_onnx import TEXT_RUNTIMES, QueryEncoder, TextRuntime, make_query_encoder
+from backend.search.candidate_cache import CACHE_DIR
+from backend.search.candidates import CentroidCandidates
+from backend.search.hits import Hit, best_per_clip, window_hits
+from backend.search.query_cache import FeatureCache, QueryCache, copy_encoding
+from backend.search.rerank import Int8Patches
+from backend.search.selection import allowed_rows, pooled_candidates
 
-__all__ = ["FirstStage", "Hit", "SearchMode", "Searcher", "best_per_clip"]
+if TYPE_CHECKING:
+    from backend.model.retrieval import MotionTextRetrieval
+
+__all__ = ["FirstStage", "SearchMode", "Searcher"]
+
+log = logging.getLogger(__name__)
 
 SearchMode = Literal["auto", "exact", "two_stage"]
 FirstStage = Literal["auto", "centroids", "pooled"]
 
 
-def _clip_features(model: Any | None, index: MotionIndex, clip_id: str) -> np.ndarray:
+def _clip_features(model: MotionTextRetrieval | None, index: MotionIndex, clip_id: str) -> np.ndarray:
     """``(T, C)`` model features of a clip (the :class:`FeatureCache` compute function)."""
     if model is None:
         raise InvalidInputError("this Searcher has no model; pass one to encode text or motion")
@@ -61,8 +69,11 @@ class Searcher:
 
     Args:
         index: an opened index.
-        model: the ``MotionTextRetrieval`` that built it (checked against the index checksum), or None for
+        model: the retrieval model that built it (checked against the index checksum), or None for
             embedding-level use only (:meth:`search_tokens`).
+        query_encoder: encodes query texts (``texts -> TextEncoding``, e.g. one
+            :func:`backend.model.text_onnx.make_query_encoder` result shared by the searchers of a server);
+            None = made from ``model`` and ``text_runtime`` at the first text query (an ONNX export, ~1 s).
         exact_threshold: largest number of windows scored exhaustively in ``auto`` mode.
         candidates: windows kept by the first stage of ``two_stage`` (re-scored exactly).
         first_stage: ``centroids`` | ``pooled`` | ``auto`` (``centroids`` when the index has at least
@@ -72,14 +83,15 @@ class Searcher:
         centroid_min_windows: see ``first_stage``.
         query_cache: encodings of this many recent query texts kept (0 = none).
         cache_candidates: remember / cache the centroid stage's codebook and assignments (in the process
-            and in ``INDEX/candidates``, see :mod:`backend.index.candidate_cache`); False = build afresh.
+            and in ``INDEX/candidates``, see :mod:`backend.search.candidate_cache`); False = build afresh.
         cache_bytes: memory budget of the float32 patch cache (see module docstring).
         chunk_size: windows per MaxSim block over the whole cache (exact search).
         gather_block: windows gathered and scored at a time when re-ranking candidates.
-        text_runtime: how query texts are encoded: ``auto`` (ONNX Runtime on CPU if available), ``onnx``,
-            ``torch`` (see :func:`backend.model.text_onnx.make_query_encoder`).
+        text_runtime: how query texts are encoded when no ``query_encoder`` is given: ``auto`` (ONNX Runtime
+            on CPU if available), ``onnx``, ``onnx-int8``, ``torch`` (see
+            :func:`backend.model.text_onnx.make_query_encoder`).
         attribution_steps: 1 = gradient x input alignment strengths; ``n > 1`` = integrated gradients with
-            ``n`` steps (``n`` times the cost; :mod:`backend.index.attribution`).
+            ``n`` steps (``n`` times the cost; :mod:`backend.search.attribution`).
         int8_rerank: above twice ``cache_bytes`` of float32, re-rank from an in-memory int8 copy when that
             copy fits in twice ``cache_bytes``; off by default (False = decode the candidates from the
             memory-mapped codec arrays on every query): on the shared benchmark machine the re-rank of warm
@@ -91,8 +103,9 @@ class Searcher:
     def __init__(
         self,
         index: MotionIndex,
-        model: Any | None = None,
+        model: MotionTextRetrieval | None = None,
         *,
+        query_encoder: QueryEncoder | None = None,
         exact_threshold: int = 1024,
         candidates: int = 256,
         cache_bytes: int = 2 << 30,
@@ -118,17 +131,13 @@ class Searcher:
         if nprobe < 1 or query_cache < 0 or (n_centroids is not None and n_centroids < 1):
             raise InvalidInputError("nprobe and n_centroids must be >= 1, query_cache >= 0")
         if text_runtime not in TEXT_RUNTIMES:
-            raise InvalidInputError(
-                f"text_runtime must be one of {', '.join(TEXT_RUNTIMES)}, got {text_runtime!r}"
-            )
+            raise InvalidInputError(f"text_runtime must be one of {', '.join(TEXT_RUNTIMES)}, got {text_runtime!r}")
         if rescore < 1:
             raise InvalidInputError(f"rescore must be >= 1, got {rescore}")
         self.rescore = rescore
         self.text_runtime = text_runtime
         if not isinstance(attribution_steps, int) or not 1 <= attribution_steps <= 64:
-            raise InvalidInputError(
-                f"attribution_steps must be an integer in 1..64, got {attribution_steps!r}"
-            )
+            raise InvalidInputError(f"attribution_steps must be an integer in 1..64, got {attribution_steps!r}")
         self.attribution_steps = attribution_steps
         if first_stage == "auto":
             first_stage = "centroids" if index.num_windows >= centroid_min_windows else "pooled"
@@ -138,7 +147,9 @@ class Searcher:
         # the real library) alive until a full garbage collection, after each add / remove
         self.features = FeatureCache(functools.partial(_clip_features, model, index))
         self.gather_block = gather_block
-        self.index, self.model = index, model
+        self.index = index
+        self.model: MotionTextRetrieval | None = model
+        self._query_encoder = query_encoder
         self.exact_threshold, self.candidates, self.chunk_size = exact_threshold, candidates, chunk_size
         h = index.header
         self.n_windows = h.n_time
@@ -160,7 +171,7 @@ class Searcher:
         if dtype is None and int8_rerank and index.num_windows and int8_bytes <= 2 * cache_bytes:
             self.codes = Int8Patches.build(index.iter_decoded(), index.num_windows, h.num_patches, h.embed_dim,
                                            exact=h.codec == "int8")  # fmt: skip
-        self._lock, self._build_lock = threading.Lock(), threading.Lock()
+        self._lock, self._build_lock, self._encoder_lock = threading.Lock(), threading.Lock(), threading.Lock()
         self._bank: tuple[list[str], torch.Tensor, torch.Tensor] | None = None
         self._centroids: CentroidCandidates | None = None
         if self.first_stage == "centroids" and index.num_windows:
@@ -193,12 +204,31 @@ class Searcher:
         emb, mask = self.index.window_patches(np.asarray(rows))
         return torch.from_numpy(emb), torch.from_numpy(mask)
 
-    def _require_model(self) -> Any:
+    def require_model(self) -> MotionTextRetrieval:
+        """The searcher's model.
+
+        Raises:
+            InvalidInputError: the searcher was made without one (embedding-level use only).
+        """
         if self.model is None:
             raise InvalidInputError("this Searcher has no model; pass one to encode text or motion")
         return self.model
 
-    def encode_query(self, text: str) -> Any:
+    @property
+    def query_encoder(self) -> QueryEncoder:
+        """The function that encodes query texts: the one given, else made from the model once, at first use."""
+        with self._encoder_lock:
+            if self._query_encoder is None:
+                self._query_encoder, runtime = make_query_encoder(self.require_model(), self.text_runtime)
+                log.info("query encoding runtime: %s", runtime)
+            return self._query_encoder
+
+    @query_encoder.setter
+    def query_encoder(self, encode: QueryEncoder) -> None:
+        with self._encoder_lock:
+            self._query_encoder = encode
+
+    def encode_query(self, text: str) -> TextEncoding:
         """Encode one query text -> ``TextEncoding`` (batch of 1).
 
         Raises:
@@ -209,7 +239,7 @@ class Searcher:
         enc = self.queries.get(text)
         if enc is not None:
             return enc
-        encode = query_encoder(self._require_model(), self.text_runtime)
+        encode = self.query_encoder
         with torch.inference_mode():
             enc = encode([text])
         if not bool(enc.mask[0].any()):
@@ -218,32 +248,6 @@ class Searcher:
         return copy_encoding(enc)  # ordinary tensors: callers may edit them, the cached ones stay
 
     # ------------------------------------------------------------------ scoring
-    def _allowed(
-        self, min_duration: float | None, max_duration: float | None, clip_mask: np.ndarray | None = None
-    ) -> np.ndarray | None:
-        """Window rows passing the duration filter and ``clip_mask`` (per clip, index order; None = all)."""
-        if clip_mask is not None:
-            clip_mask = np.asarray(clip_mask, dtype=bool)
-            if clip_mask.shape != self.durations.shape:
-                raise InvalidInputError(f"clip_mask must have one entry per clip ({len(self.durations)})")
-        if min_duration is None and max_duration is None:
-            return None if clip_mask is None else np.nonzero(clip_mask[self.window_clip])[0]
-        for name, v in (("min_duration", min_duration), ("max_duration", max_duration)):
-            if v is not None and (not np.isfinite(v) or v < 0):
-                raise InvalidInputError(f"{name} must be a finite number >= 0, got {v}")
-        if min_duration is not None and max_duration is not None and min_duration > max_duration:
-            raise InvalidInputError(
-                f"min_duration {min_duration} is greater than max_duration {max_duration}"
-            )
-        ok = np.ones(len(self.durations), dtype=bool)
-        if min_duration is not None:
-            ok &= self.durations >= min_duration
-        if max_duration is not None:
-            ok &= self.durations <= max_duration
-        if clip_mask is not None:
-            ok &= clip_mask
-        return np.nonzero(ok[self.window_clip])[0]
-
     def score_rows(self, q: torch.Tensor, q_mask: torch.Tensor, rows: np.ndarray | None) -> np.ndarray:
         """Exact MaxSim of one query ``(L, D)`` against windows ``rows`` (None = all) -> ``(n,)``."""
         q, q_mask = q.float()[None], q_mask.bool()[None]
@@ -311,7 +315,7 @@ class Searcher:
             raise InvalidInputError(f"k must be an integer in 1..1000, got {k!r}")
         if mode not in ("auto", "exact", "two_stage"):
             raise InvalidInputError(f"mode must be auto, exact or two_stage, got {mode!r}")
-        allowed = self._allowed(min_duration, max_duration, clip_mask)
+        allowed = allowed_rows(self.durations, self.window_clip, min_duration, max_duration, clip_mask)
         n_allowed = self.index.num_windows if allowed is None else len(allowed)
         if n_allowed == 0:
             return []
@@ -325,16 +329,10 @@ class Searcher:
             rows = self._first_stage(q, q_mask, q_pooled, allowed, min(self.candidates, n_allowed))
             scores = self._rerank(q, q_mask, rows, k)
         best = best_per_clip(scores, self.window_clip[rows], k)
-        return self._hits(rows[best], scores[best])
+        return self.hits(rows[best], scores[best])
 
-    def _first_stage(
-        self,
-        q: torch.Tensor,
-        q_mask: torch.Tensor,
-        q_pooled: torch.Tensor | None,
-        allowed: np.ndarray | None,
-        n: int,
-    ) -> np.ndarray:
+    def _first_stage(self, q: torch.Tensor, q_mask: torch.Tensor, q_pooled: torch.Tensor | None,
+                     allowed: np.ndarray | None, n: int) -> np.ndarray:  # fmt: skip
         """``(<= n,)`` candidate window rows of a query (``allowed``: rows passing the filters or None)."""
         rows = np.zeros(0, dtype=np.int64)
         if self.first_stage == "centroids":
@@ -345,47 +343,18 @@ class Searcher:
             rows = self.centroid_stage().candidates(q[q_mask.bool()], n, self.nprobe, ok)
             if len(rows) >= n:
                 return np.sort(rows)  # sorted rows read the memory-mapped segments in order
-        if q_pooled is None:
-            m = q_mask.bool()
-            q_pooled = torch.nn.functional.normalize(q[m].float().mean(dim=0), dim=0)
-        coarse = pooled_scores(q_pooled.float()[None], self.pooled)[0].numpy()
-        if allowed is not None:
-            keep = np.full(coarse.shape, -np.inf, dtype=np.float32)
-            keep[allowed] = coarse[allowed]
-            coarse = keep
-        coarse[rows] = -np.inf  # already chosen by the centroid stage
-        m = n - len(rows)
-        more = np.argpartition(-coarse, m - 1)[:m]
-        return np.sort(np.concatenate([rows, more[np.isfinite(coarse[more])]]))
+        return pooled_candidates(q, q_mask, q_pooled, self.pooled, allowed, rows, n)
 
-    def _hits(self, rows: np.ndarray, scores: np.ndarray) -> list[Hit]:
+    def hits(self, rows: np.ndarray, scores: np.ndarray) -> list[Hit]:
+        """:class:`Hit` objects of window rows and their scores (in the given order)."""
         if not len(rows):
             return []
         emb, mask = self.window_patches(rows)
-        out = []
-        for i, (r, s) in enumerate(zip(rows, scores)):
-            rec = self.index.clips[int(self.window_clip[r])]
-            start_f, length = int(self.index.window_start[r]), int(self.index.window_length[r])
-            out.append(
-                Hit(
-                    rec.id,
-                    float(s),
-                    start_f / 20.0,
-                    min(start_f + length, rec.num_frames) / 20.0,
-                    rec,
-                    int(r),
-                    start_f,
-                    length,
-                    emb[i].float(),
-                    mask[i],
-                    self.n_windows,
-                )
-            )
-        return out
+        return window_hits(self.index, rows, scores, emb, mask)
 
     def search_encoded(
         self,
-        enc: Any,
+        enc: TextEncoding,
         k: int = 10,
         *,
         row: int = 0,
@@ -418,13 +387,6 @@ class Searcher:
         return self.search_encoded(
             self.encode_query(text), k, min_duration=min_duration, max_duration=max_duration, mode=mode
         )
-
-    def align(self, enc: Any, hit: Hit, row: int = 0) -> dict[str, Any]:
-        """The ``Alignment`` dict (docs/api.md) of an encoded query and a hit (strengths: gradient x input
-        attribution when the searcher has a model, :func:`backend.index.attribution.align_many`)."""
-        from backend.index.attribution import align_many
-
-        return align_many(self, enc, [hit], row=row)[0]
 
     # ------------------------------------------------------------------ caption bank
     def caption_bank(self) -> tuple[list[str], torch.Tensor, torch.Tensor]:

@@ -1,4 +1,4 @@
-"""Codebooks of the centroid first stage (:mod:`backend.index.candidates`): trained once, remembered in the
+"""Codebooks of the centroid first stage (:mod:`backend.search.candidates`): trained once, remembered in the
 process and cached in the index folder, so re-opening an index (a server restart, a new generation after an
 add / remove) assigns only the patches of segments never seen before.
 
@@ -10,7 +10,7 @@ simply not cached; the writer neither reads nor removes it)::
         fine.npy     (K, D) float32 fine centroids (the ones queries probe)
         cells.npy    (Kc,) int64 number of fine centroids of each coarse cell (in order)
         <segment>.npy  (nnz, 2) int32 [local window, centroid]: the distinct centroids of each window of
-                     one segment (temp file + ``os.replace``); files of segments that are no longer live
+                     one segment (written atomically, :mod:`backend.atomic`); files of segments that are no longer live
                      are deleted by the next reader that saves one.
 
 When two processes train a codebook for the same folder at once, the first rename wins and the other
@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from backend.atomic import atomic_write
 from backend.index.format import fsync_dir, save_npy
 
 __all__ = ["CACHE_DIR", "Codebook", "PatchSource", "open_codebook"]
@@ -115,15 +116,14 @@ class Codebook:
             self.segments.pop(old, None)
         if self.folder is None or not name:
             return
-        tmp = self.folder / f".{name}.{secrets.token_hex(4)}.tmp"
+        arr = np.stack(pairs, axis=1).astype(np.int32)
         try:
-            save_npy(tmp, np.stack(pairs, axis=1).astype(np.int32))
-            os.replace(tmp, self.folder / f"{name}.npy")
+            atomic_write(self.folder / f"{name}.npy", lambda f: np.save(f, arr, allow_pickle=False), mkdir=False)
             for f in self.folder.glob("*.npy"):
                 if f.stem not in live and f.stem not in ("coarse", "fine", "cells"):
                     f.unlink(missing_ok=True)
         except OSError:
-            tmp.unlink(missing_ok=True)
+            pass  # a read-only or full cache folder: the pairs are recomputed next time
 
 
 def _load_folder(folder: Path) -> Codebook | None:

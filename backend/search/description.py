@@ -1,7 +1,7 @@
 """Motion -> text ("describe") and motion -> motion ("similar clips").
 
-Pipeline: joints ``(T, 22, 3)`` at any fps -> ``motion.convert.joints_to_clip`` (canonical 20 fps) -> index
-windows -> ``model.encode_motion`` (see :func:`backend.index.ingest.encode_joints`).
+Pipeline: joints ``(T, 22, 3)`` at any fps -> ``motion.convert.joints_to_clip`` (canonical fps) -> index
+windows -> ``model.encode_motion`` (see :func:`backend.search.ingest.encode_joints`).
 
 * **Captions** are ranked by the same MaxSim as search, captions as queries and the motion's patches as
   documents: ``maxsim(caption tokens, motion window patches)`` (mean over the caption's valid tokens of
@@ -14,17 +14,22 @@ windows -> ``model.encode_motion`` (see :func:`backend.index.ingest.encode_joint
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from backend.errors import InvalidInputError
-from backend.index.ingest import WindowEncoding, encode_joints
-from backend.index.search import Hit, Searcher, best_per_clip
 from backend.model.scoring import maxsim, pooled_scores
-from backend.motion.clip import Clip
+from backend.motion.clip import CANONICAL_FPS, Clip
 from backend.motion.limits import MAX_CLIP_SECONDS
+from backend.search.alignment import compute_alignment
+from backend.search.attribution import cell_attribution
+from backend.search.hits import Hit, best_per_clip
+from backend.search.ingest import WindowEncoding, encode_joints
+
+if TYPE_CHECKING:
+    from backend.search.searcher import Searcher
 
 __all__ = ["MAX_DESCRIBE_SECONDS", "CaptionHit", "Description", "caption_alignment", "describe"]
 
@@ -93,7 +98,7 @@ def describe(
     """
     from backend.motion.convert import joints_to_clip
 
-    model = searcher._require_model()
+    model = searcher.require_model()
     k_similar = k if k_similar is None else k_similar
     for name, v in (("k", k), ("k_similar", k_similar)):
         if not isinstance(v, int | np.integer) or not 1 <= v <= 100:
@@ -120,7 +125,8 @@ def describe(
         top = torch.topk(best, min(k, len(texts))).indices.tolist()
         for i in top:
             sp = enc.spans[int(win[i])]
-            captions.append(CaptionHit(texts[i], float(best[i]), int(win[i]), sp.start / 20.0, sp.end / 20.0))
+            start, end = sp.start / CANONICAL_FPS, sp.end / CANONICAL_FPS
+            captions.append(CaptionHit(texts[i], float(best[i]), int(win[i]), start, end))
 
     similar: list[Hit] = []
     if searcher.index.num_windows:
@@ -130,7 +136,7 @@ def describe(
         d, dm = searcher.window_patches(rows)
         scores = maxsim(q_emb, q_mask, d, dm, chunk_size=searcher.chunk_size).amax(dim=0).numpy()
         best_rows = best_per_clip(scores, searcher.window_clip[rows], k_similar)
-        similar = searcher._hits(rows[best_rows], scores[best_rows])
+        similar = searcher.hits(rows[best_rows], scores[best_rows])
     return Description(captions, similar, clip, enc)
 
 
@@ -138,12 +144,9 @@ def caption_alignment(searcher: Searcher, description: Description, caption: Cap
     """The ``Alignment`` (docs/api.md) of a described caption and the query window it matched.
 
     Strengths are the gradient x input attribution of the caption's MaxSim score to the query motion's
-    (part, window) cells (:func:`backend.index.attribution.cell_attribution`).
+    (part, window) cells (:func:`backend.search.attribution.cell_attribution`).
     """
-    from backend.index.alignment import compute_alignment
-    from backend.index.attribution import cell_attribution
-
-    model = searcher._require_model()
+    model = searcher.require_model()
     enc = searcher.encode_query(caption.text)
     w = description.windows
     span = w.spans[caption.window]
@@ -155,7 +158,7 @@ def caption_alignment(searcher: Searcher, description: Description, caption: Cap
         torch.from_numpy(w.emb[caption.window]),
         torch.from_numpy(w.mask[caption.window]),
         w.n_windows,
-        span.start / 20.0,
+        span.start / CANONICAL_FPS,
         valid_frames=span.length,
         cell_relevance=rel,
     )

@@ -1,4 +1,4 @@
-"""A search hit (a clip and its best window) and the per-clip de-duplication of window scores."""
+"""A search hit (a clip and its best window), hits of window rows, and the per-clip de-duplication of scores."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import numpy as np
 import torch
 
 from backend.index.metadata import ClipRecord
+from backend.index.store import MotionIndex
 
-__all__ = ["Hit", "best_per_clip"]
+__all__ = ["Hit", "best_per_clip", "window_hits"]
 
 
 @dataclass
@@ -19,7 +20,7 @@ class Hit:
     Attributes:
         clip_id: the clip's id.
         score: MaxSim of the query and the best window.
-        start: segment start in seconds (the best window's first frame / 20).
+        start: segment start in seconds (the best window's first frame / the index's fps).
         end: segment end in seconds (exclusive, clamped to the clip).
         record: the clip's metadata.
         window_row: row of the window in the index's window arrays.
@@ -61,3 +62,25 @@ def best_per_clip(scores: np.ndarray, clips: np.ndarray, k: int) -> np.ndarray:
     order = order[np.isfinite(scores[order])]
     _, first = np.unique(clips[order], return_index=True)
     return order[np.sort(first)][:k]
+
+
+def window_hits(
+    index: MotionIndex, rows: np.ndarray, scores: np.ndarray, patches: torch.Tensor, masks: torch.Tensor
+) -> list[Hit]:
+    """One :class:`Hit` per window row of ``index`` (in the given order).
+
+    Args:
+        index: the index the rows belong to.
+        rows: ``(n,)`` window rows.
+        scores: ``(n,)`` their scores.
+        patches: ``(n, P, D)`` their patch embeddings (any float dtype; stored as float32).
+        masks: ``(n, P)`` their scoring masks.
+    """
+    fps = float(index.header.fps)
+    out = []
+    for i, (r, s) in enumerate(zip(rows, scores)):
+        rec = index.clips[int(index.window_clip[r])]
+        start_f, length = int(index.window_start[r]), int(index.window_length[r])
+        out.append(Hit(rec.id, float(s), start_f / fps, min(start_f + length, rec.num_frames) / fps, rec, int(r),
+                       start_f, length, patches[i].float(), masks[i], int(index.header.n_time)))  # fmt: skip
+    return out

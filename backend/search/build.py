@@ -1,4 +1,6 @@
-"""High-level index operations: build from a library, add motion files, remove, compact, info.
+"""Index operations that need the model: build from a library or from files, add motion files.
+
+Removing, compacting and summarising need no model (:mod:`backend.index.maintenance`).
 
 ``build_index`` writes into a temporary sibling folder and renames it into place at the end, so an
 interrupted build never leaves a half index at ``out_dir``. Clips are encoded and committed in segments of
@@ -12,34 +14,34 @@ import os
 import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from backend.errors import IndexError_, IndexMismatchError, InvalidInputError
-from backend.index.captions import collect_captions, encode_captions, read_caption_file
+from backend.index.captions import collect_captions, read_caption_file
 from backend.index.codecs import CODEC_NAMES, train_pq
 from backend.index.format import IndexHeader, read_header
-from backend.index.ingest import encode_clips, load_motion_files, model_window
 from backend.index.store import MotionIndex
 from backend.index.windows import default_stride
 from backend.index.writer import CaptionPart, EncodedClip, IndexWriter, create_index
 from backend.motion.clip import Clip
+from backend.search.ingest import encode_captions, encode_clips, load_motion_files, model_window
+
+if TYPE_CHECKING:
+    from backend.model.retrieval import MotionTextRetrieval
 
 __all__ = [
     "add_to_index",
     "build_index",
-    "compact_index",
     "create_index_from_files",
-    "index_info",
     "load_model",
-    "remove_from_index",
 ]
 
 OnConflict = Literal["error", "replace", "rename"]
 
 
-def load_model(checkpoint_dir: Path | str) -> Any:
+def load_model(checkpoint_dir: Path | str) -> MotionTextRetrieval:
     """``MotionTextRetrieval.from_pretrained`` in eval mode on the CPU."""
     from backend.model.retrieval import MotionTextRetrieval
 
@@ -57,7 +59,7 @@ def _batches(items: Iterable[EncodedClip], n: int) -> Iterator[list[EncodedClip]
         yield batch
 
 
-def _caption_part(model: Any, texts: list[str], progress: bool) -> CaptionPart | None:
+def _caption_part(model: MotionTextRetrieval, texts: list[str], progress: bool) -> CaptionPart | None:
     if not texts:
         return None
     return CaptionPart(texts, encode_captions(model, texts, progress=progress))
@@ -76,7 +78,7 @@ def build_index(
     batch_size: int = 32,
     overwrite: bool = False,
     progress: bool = True,
-    model: Any | None = None,
+    model: MotionTextRetrieval | None = None,
 ) -> MotionIndex:
     """Encode a library folder into a new index folder.
 
@@ -124,7 +126,7 @@ def build_index(
         codec=codec,
         window_frames=w,
         stride=stride,
-        n_time=w // 16,
+        n_time=model.config.n_windows,
         pq_m=0,
         model_name=Path(checkpoint_dir).name if checkpoint_dir else type(model).__name__,
         checkpoint_path=str(Path(checkpoint_dir).absolute()) if checkpoint_dir else "",
@@ -249,8 +251,8 @@ def create_index_from_files(
 
 
 def _model_for(
-    index_dir: Path, header: IndexHeader, checkpoint_dir: Path | str | None, model: Any | None
-) -> Any:
+    index_dir: Path, header: IndexHeader, checkpoint_dir: Path | str | None, model: MotionTextRetrieval | None
+) -> MotionTextRetrieval:
     if model is None:
         ckpt = checkpoint_dir or header.checkpoint_path
         if not ckpt:
@@ -274,7 +276,7 @@ def add_to_index(
     *,
     clips: list[Clip] | None = None,
     checkpoint_dir: Path | str | None = None,
-    model: Any | None = None,
+    model: MotionTextRetrieval | None = None,
     on_conflict: OnConflict = "error",
     skip_errors: bool = False,
     progress: bool = True,
@@ -329,47 +331,3 @@ def add_to_index(
         return writer.add(
             encoded, replace_existing=on_conflict == "replace", captions=_caption_part(model, texts, False)
         )
-
-
-def remove_from_index(index_dir: Path | str, ids: Iterable[str]) -> list[str]:
-    """Remove clips by id (atomic; raises ``NotFoundError`` naming unknown ids)."""
-    with IndexWriter(index_dir) as writer:
-        return writer.remove(list(ids))
-
-
-def compact_index(index_dir: Path | str) -> None:
-    """Rewrite all live clips into one segment (drops tombstoned data)."""
-    with IndexWriter(index_dir) as writer:
-        writer.compact()
-
-
-def index_info(index_dir: Path | str) -> dict[str, Any]:
-    """Summary of an index: header fields, counts and storage bytes per clip."""
-    index = MotionIndex.open(index_dir)
-    h = index.header
-    disk = index.disk_bytes()
-    n = max(len(index), 1)
-    emb_bytes = sum(v for k, v in disk.items() if k != "joints")
-    return {
-        "path": str(index.path),
-        "format": h.format,
-        "version": h.version,
-        "generation": h.generation,
-        "model_checksum": h.model_checksum,
-        "model_name": h.model_name,
-        "checkpoint_path": h.checkpoint_path,
-        "codec": h.codec,
-        "pq_m": h.pq_m,
-        "embed_dim": h.embed_dim,
-        "window_frames": h.window_frames,
-        "stride": h.stride,
-        "patches_per_window": h.num_patches,
-        "clips": len(index),
-        "windows": index.num_windows,
-        "segments": len(h.segments),
-        "tombstone_files": len(h.tombstones),
-        "captions": len(index.caption_bank()),
-        "bytes_per_clip_embeddings": emb_bytes / n,
-        "bytes_per_clip_joints": disk.get("joints", 0) / n,
-        "bytes_by_array": disk,
-    }

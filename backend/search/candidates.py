@@ -3,9 +3,9 @@
 The pooled first stage (one vector per window) loses what MaxSim is about: a window scores high when
 *each* query token finds *some* patch that matches it. This stage keeps that structure at a fraction of
 the cost, with a small structure built in memory from the decoded patches of one opened index generation
-(an opened index is immutable; a new :class:`~backend.index.search.Searcher` rebuilds it, re-using the
+(an opened index is immutable; a new :class:`~backend.search.searcher.Searcher` rebuilds it, re-using the
 centroids and the assignments of unchanged segments remembered in the process or cached in the index
-folder by :mod:`backend.index.candidate_cache`, so a restart or an add / remove costs only new patches):
+folder by :mod:`backend.search.candidate_cache`, so a restart or an add / remove costs only new patches):
 
 1. **Centroids.** Spherical k-means in two levels over a sample of valid patches: ``n_coarse`` cells,
    then ``n_fine`` centroids inside each cell, ``K = n_coarse * n_fine`` unit vectors in all. Every valid
@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from backend.errors import InvalidInputError
-from backend.index.candidate_cache import Codebook, PatchSource, open_codebook
+from backend.search.candidate_cache import Codebook, PatchSource, open_codebook
 
 __all__ = ["CentroidCandidates", "PatchSource", "auto_num_centroids", "spherical_kmeans"]
 
@@ -139,7 +139,7 @@ class CentroidCandidates:
         """Train centroids on a sample of valid patches (or re-use cached ones) and assign every patch.
 
         With ``cache_dir`` the codebook and the per-segment assignments are remembered in this process and
-        cached in that folder (:mod:`backend.index.candidate_cache`): a later generation of the same index,
+        cached in that folder (:mod:`backend.search.candidate_cache`): a later generation of the same index,
         or another process, re-uses them and assigns only the windows of segments it has not seen.
 
         Args:
