@@ -41,8 +41,8 @@ from _docs_section import write_section
 from bench_search import exact_topk, text_model
 from bench_search_synth import token_queries, topics, write_index
 
-from backend.search.searcher import Searcher
 from backend.model.config import DEFAULT_MODEL_DIR
+from backend.search.searcher import Searcher
 
 SECTION = "## Peers"
 DEFAULT_PEERS = [
@@ -149,8 +149,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-peers-") as d:
         tmp = Path(d)
         if args.real_index is not None:
-            from backend.search.build import load_model
             from backend.index.store import MotionIndex
+            from backend.search.build import load_model
 
             model = load_model(args.checkpoint)
             s = Searcher(

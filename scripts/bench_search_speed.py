@@ -46,8 +46,8 @@ from _docs_section import write_section
 from bench_search import exact_topk, hits_positions, recall, text_model
 from bench_search_synth import QUERY_LEN, TEXTS, token_queries, topics, write_index
 
-from backend.search.searcher import Searcher
 from backend.model.config import DEFAULT_MODEL_DIR
+from backend.search.searcher import Searcher
 
 SECTION = "## Faster text and re-rank"
 CONFIGS = {
@@ -139,8 +139,8 @@ def bench_size(n: int, args: argparse.Namespace, model, world, tmp: Path) -> dic
 
 def bench_real(args: argparse.Namespace) -> dict:
     """int8 vs float text graph on the real library: top-10 agreement and latency."""
-    from backend.search.build import load_model
     from backend.index.store import MotionIndex
+    from backend.search.build import load_model
 
     model = load_model(args.checkpoint)
     index = MotionIndex.open(args.real_index, expected_checksum=model.checksum())
