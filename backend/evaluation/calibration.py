@@ -6,6 +6,9 @@ against a gallery (:func:`score_features`) are those a search has for its best h
 margin over the mean of ranks 2-11 (:func:`backend.model.confidence.confidence_features`). A logistic
 regression (``sklearn.linear_model.LogisticRegression``, balanced class weights) maps them to the probability
 that the gallery holds the queried action; the threshold is the fit's balanced operating point (Youden's J).
+The map is kept **monotone** (a higher score or margin never lowers the confidence, so hits further down a
+list never look surer than the ones above): a feature whose fitted weight comes out negative -- the two are
+correlated and the fit sees few absent queries -- is dropped and the rest refitted.
 
 Honest protocol (:func:`backend.evaluation.suite` ``calibration``):
 
@@ -101,13 +104,21 @@ def fit_calibration(pos_scores: np.ndarray, neg_scores: np.ndarray) -> Confidenc
     x = np.concatenate([score_features(pos_scores), score_features(neg_scores)])
     y = np.r_[np.ones(len(pos_scores)), np.zeros(len(neg_scores))]
     mean, scale = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-9)
-    clf = LogisticRegression(class_weight="balanced", C=1.0).fit((x - mean) / scale, y)
-    p = clf.predict_proba((x - mean) / scale)[:, 1]
+    z = (x - mean) / scale
+    keep = np.ones(x.shape[1], dtype=bool)
+    while True:  # monotone: a feature whose weight comes out negative is dropped and the rest refitted
+        clf = LogisticRegression(class_weight="balanced", C=1.0).fit(z[:, keep], y)
+        if (clf.coef_[0] >= 0).all() or keep.sum() == 1:
+            break
+        keep[np.flatnonzero(keep)[int(np.argmin(clf.coef_[0]))]] = False
+    coef = np.zeros(x.shape[1])
+    coef[keep] = np.maximum(clf.coef_[0], 0.0)
+    p = clf.predict_proba(z[:, keep])[:, 1]
     fpr, tpr, thr = roc_curve(y, p)
     best = int(np.argmax(tpr - fpr))
     threshold = float(np.clip(thr[best], 0.0, 1.0))
     return ConfidenceMap(
-        [float(v) for v in clf.coef_[0]],
+        [float(v) for v in coef],
         float(clf.intercept_[0]),
         [float(v) for v in mean],
         [float(v) for v in scale],

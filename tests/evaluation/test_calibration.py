@@ -42,7 +42,7 @@ def test_fit_orders_present_above_absent(rows, tmp_path: Path) -> None:
     assert ((conf_pos >= 0) & (conf_pos <= 1)).all() and ((conf_neg >= 0) & (conf_neg <= 1)).all()
     assert auroc([True] * len(pos) + [False] * len(neg), np.r_[conf_pos, conf_neg]) > 0.9
     assert cal.n_fit == (len(pos), len(neg))
-    assert 0.0 <= cal.threshold <= 1.0
+    assert 0.0 <= cal.threshold <= 1.0 and min(cal.coef) >= 0.0 and max(cal.coef) > 0.0  # monotone
     # the threshold separates most of the fit data (balanced operating point)
     assert (conf_pos >= cal.threshold).mean() > 0.7 and (conf_neg < cal.threshold).mean() > 0.7
     back = ConfidenceMap.from_dict(json.loads(json.dumps(cal.to_dict())))
