@@ -21,11 +21,10 @@ from pathlib import Path
 from backend.errors import MotionSearchError
 from backend.model.config import DEFAULT_MODEL_DIR
 
-__all__ = ["add_parser", "run", "REPO", "DEFAULT_MODEL"]
+__all__ = ["add_parser", "run", "REPO"]
 
 log = logging.getLogger("backend.main")
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL = DEFAULT_MODEL_DIR  # transitional, removed when the index command (backend/index, backend/search) stops using it
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
