@@ -40,6 +40,7 @@ from .payloads import (
     LibraryInfo,
     MotionData,
     SearchHit,
+    SearchPage,
     alignment_request,
     describe_request,
     search_request,
@@ -168,8 +169,20 @@ class BackendClient:
     ) -> list[SearchHit]:
         """``POST /search``: hits, best first (``alignment``: which hits come explained; ``filters``: the
         ``datasets`` / ``tags`` / ``commercial_safe`` / ``offset`` keywords of ``payloads.search_request``)."""
+        return self.search_page(text, k, min_duration, max_duration, alignment, **filters).results
+
+    def search_page(
+        self,
+        text: str,
+        k: int = 10,
+        min_duration: float | None = None,
+        max_duration: float | None = None,
+        alignment: str = "none",
+        **filters: Any,
+    ) -> SearchPage:
+        """``POST /search`` as a :class:`SearchPage`: the hits and the "no close match" verdict."""
         body = search_request(text, k, min_duration, max_duration, alignment, **filters)
-        return SearchHit.list_from_json(self._json("POST", "/search", body))
+        return SearchPage.from_json(self._json("POST", "/search", body))
 
     def library_info(self) -> LibraryInfo:
         """``GET /library``: size, datasets and tags of the served library (the filter menus)."""

@@ -17,7 +17,7 @@ from .client import BackendClient
 from .errors import AddonError
 from .payloads import MAX_RANK, LibraryInfo
 from .preferences import snapshot
-from .results import make_client, show_error, show_hits
+from .results import make_client, show_error, show_page
 from .state import set_status, state
 
 __all__ = [
@@ -109,8 +109,8 @@ class MOTIONSEARCH_OT_more_results(bpy.types.Operator):
             return {"CANCELLED"}
         set_status(f'fetching results {offset + 1}-{offset + k} for "{text}" ...')
         jobs.get_queue().submit(
-            "search", lambda emit: client.search(text, k, offset=offset, **filters),
-            on_done=lambda hits: show_hits(text, hits, prefs, offset=offset, k=k), on_error=show_error,
+            "search", lambda emit: client.search_page(text, k, offset=offset, **filters),
+            on_done=lambda page: show_page(text, page, prefs, offset=offset, k=k), on_error=show_error,
         )  # fmt: skip
         return {"FINISHED"}
 

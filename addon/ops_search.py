@@ -14,7 +14,7 @@ import bpy
 from . import jobs
 from .errors import AddonError
 from .preferences import snapshot
-from .results import make_client, show_description, show_error, show_hits
+from .results import make_client, show_description, show_error, show_page
 from .state import armature_mapping, search_filters, set_status, state
 
 __all__ = [
@@ -48,8 +48,8 @@ class MOTIONSEARCH_OT_search(bpy.types.Operator):
         st.searched_filters = json.dumps(filters)
         set_status(f'searching "{text}" ...')
         jobs.get_queue().submit(
-            "search", lambda emit: client.search(text, prefs.k, **filters),
-            on_done=lambda hits: show_hits(text, hits, prefs), on_error=show_error,
+            "search", lambda emit: client.search_page(text, prefs.k, **filters),
+            on_done=lambda page: show_page(text, page, prefs), on_error=show_error,
         )  # fmt: skip
         if st.library_size < 0 and not jobs.get_queue().busy("library"):
             from .ops_find import fetch_library

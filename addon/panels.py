@@ -12,6 +12,7 @@ from .heat import part_label
 from .preferences import addon_prefs
 
 __all__ = [
+    "NO_CLOSE_MATCH",
     "MOTIONSEARCH_UL_bone_map",
     "MOTIONSEARCH_UL_captions",
     "MOTIONSEARCH_UL_favourites",
@@ -26,6 +27,9 @@ __all__ = [
     "VIEW3D_PT_motion_search_import",
     "classes",
 ]
+
+#: shown above the hit list when even the best hit is below the model's confidence threshold
+NO_CLOSE_MATCH = "No close match in your library - the nearest hits:"
 
 
 def _wrapped(layout: bpy.types.UILayout, context: bpy.types.Context, text: str, icon: str = "NONE") -> None:
@@ -52,7 +56,8 @@ class MOTIONSEARCH_UL_hits(bpy.types.UIList):
             row.label(text="", icon="ARMATURE_DATA")
         col = row.column(align=True)
         col.label(text=item.caption or item.motion_id)
-        col.label(text=f"{item.score:.3f} | {item.duration:.1f} s | {item.dataset}")
+        sure = f"{item.confidence:.0%} | " if item.confidence >= 0 else ""
+        col.label(text=f"{sure}{item.score:.3f} | {item.duration:.1f} s | {item.dataset}")
         star = row.operator(
             "motion_search.favourite_toggle",
             text="",
@@ -132,6 +137,10 @@ class VIEW3D_PT_motion_search(_Base, bpy.types.Panel):
         if not len(st.hits):
             layout.operator("motion_search.check_backend", icon="URL")
             return
+        if st.no_close_match:
+            warn = layout.row()
+            warn.alert = True
+            warn.label(text=NO_CLOSE_MATCH, icon="QUESTION")
         layout.template_list("MOTIONSEARCH_UL_hits", "", st, "hits", st, "hit_index", rows=4)
         if st.more_available:
             layout.operator("motion_search.more_results", icon="DOWNARROW_HLT")

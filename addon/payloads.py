@@ -30,6 +30,7 @@ __all__ = [
     "MotionData",
     "MotionMetadata",
     "SearchHit",
+    "SearchPage",
     "TagInfo",
     "TimeSpan",
     "TokenBest",
@@ -193,6 +194,7 @@ class SearchHit:
     licence: str = ""
     commercial_use: bool = False
     tags: tuple[str, ...] = ()
+    confidence: float | None = None
 
     @classmethod
     def from_json(cls, d: Any, where: str = "hit", need_alignment: bool = False) -> SearchHit:
@@ -211,12 +213,33 @@ class SearchHit:
             licence=_req(d, "licence", str, where) if "licence" in d else "",
             commercial_use=_req(d, "commercial_use", bool, where) if "commercial_use" in d else False,
             tags=_strings(d["tags"], f"{where}.tags") if "tags" in d else (),
+            confidence=_req(d, "confidence", float, where) if d.get("confidence") is not None else None,
         )
 
     @classmethod
     def list_from_json(cls, d: Any) -> list[SearchHit]:
         """``POST /search`` answer -> hits, best first."""
         return [cls.from_json(h, f"results[{i}]") for i, h in enumerate(_req(d, "results", list, ""))]
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """``POST /search`` answer: the hits and whether even the best one is a close match (None: the
+    backend's model has no confidence map, or an older backend)."""
+
+    results: list[SearchHit]
+    no_close_match: bool | None = None
+    confidence_threshold: float | None = None
+
+    @classmethod
+    def from_json(cls, d: Any) -> SearchPage:
+        flag = d.get("no_close_match") if isinstance(d, dict) else None
+        thr = d.get("confidence_threshold") if isinstance(d, dict) else None
+        return cls(
+            results=SearchHit.list_from_json(d),
+            no_close_match=None if flag is None else _req(d, "no_close_match", bool, ""),
+            confidence_threshold=None if thr is None else _req(d, "confidence_threshold", float, ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -378,6 +401,7 @@ def schema_fields() -> dict[str, set[str]]:
         for c in (Health, TimeSpan, TokenBest, Alignment, SearchHit, Caption, DescribeResult)
     }
     out["AlignmentResponse"] = {f.name for f in fields(AlignmentResult)}
+    out["SearchResponse"] = {f.name for f in fields(SearchPage)}
     out["HealthResponse"] = out.pop("Health")
     out["DescribeResponse"] = out.pop("DescribeResult")
     out["MotionData"] = {f.name for f in fields(MotionData)}

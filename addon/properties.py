@@ -53,6 +53,9 @@ class MotionSearchHit(bpy.types.PropertyGroup):
         name="Pick", description="Pick this result for 'Import Picked in Sequence'", default=False
     )
     favourite: bpy.props.BoolProperty(name="Favourite")  # type: ignore[valid-type]
+    confidence: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Confidence", default=-1.0, description="Calibrated confidence of this hit (-1: unknown)"
+    )
 
 
 class MotionSearchFilterItem(bpy.types.PropertyGroup):
@@ -105,6 +108,10 @@ class MotionSearchState(bpy.types.PropertyGroup):
     describe_count: bpy.props.IntProperty(name="Captions", default=5, min=1, max=100)  # type: ignore[valid-type]
     status: bpy.props.StringProperty(name="Status", default="")  # type: ignore[valid-type]
     status_is_error: bpy.props.BoolProperty(name="Error", default=False)  # type: ignore[valid-type]
+    no_close_match: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="No Close Match", default=False,
+        description="Even the best hit of the last search is below the model's confidence threshold",
+    )
     explain_key: bpy.props.StringProperty(name="Explain Image")  # type: ignore[valid-type]
     show_words: bpy.props.BoolProperty(name="Matched Words", default=True)  # type: ignore[valid-type]
     min_duration: bpy.props.FloatProperty(  # type: ignore[valid-type]

@@ -23,7 +23,7 @@ from . import jobs, previews
 from .client import BackendClient
 from .errors import AddonError, OnlineAccessError
 from .heat import matched_words
-from .payloads import MAX_RANK, Alignment, AlignmentResult, DescribeResult, SearchHit
+from .payloads import MAX_RANK, Alignment, AlignmentResult, DescribeResult, SearchHit, SearchPage
 from .preferences import favourite_ids, online_access, snapshot
 from .prefs import Prefs
 from .state import bone_map_dict, object_state, set_status, state
@@ -39,6 +39,7 @@ __all__ = [
     "show_description",
     "show_error",
     "show_hits",
+    "show_page",
     "show_words",
 ]
 
@@ -120,6 +121,14 @@ def _fetch_previews(prefs: Prefs, ids: list[str]) -> None:
     )
 
 
+def show_page(text: str, page: SearchPage, prefs: Prefs, *, offset: int = 0, k: int | None = None) -> None:
+    """Search callback for a :class:`SearchPage`: remember the "no close match" verdict (of the first page;
+    later pages keep it), then :func:`show_hits`."""
+    if offset == 0:
+        state().no_close_match = bool(page.no_close_match)
+    show_hits(text, page.results, prefs, offset=offset, k=k)
+
+
 def show_hits(
     text: str, hits: list[SearchHit], prefs: Prefs, *, offset: int = 0, k: int | None = None
 ) -> None:
@@ -148,6 +157,7 @@ def show_hits(
         row.alignment_json = alignment_to_json(h.alignment) if h.alignment is not None else ""
         row.licence, row.commercial_use, row.tags = h.licence, h.commercial_use, ", ".join(h.tags)
         row.favourite = h.id in stars
+        row.confidence = -1.0 if h.confidence is None else h.confidence
     asked = prefs.k if k is None else k
     st.more_available = len(hits) >= asked and offset + len(hits) < MAX_RANK
     total = len(st.hits)

@@ -31,7 +31,14 @@ import numpy as np
 from backend.atomic import atomic_write_text
 from backend.errors import ConfigError
 
-__all__ = ["CONFIDENCE_FEATURES", "CONFIDENCE_FILE", "ConfidenceMap", "confidence_features", "reference_score"]
+__all__ = [
+    "CONFIDENCE_FEATURES",
+    "CONFIDENCE_FILE",
+    "REFERENCE_RANKS",
+    "ConfidenceMap",
+    "confidence_features",
+    "reference_score",
+]
 
 #: file name of the fitted map inside a checkpoint folder
 CONFIDENCE_FILE = "confidence.json"

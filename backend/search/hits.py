@@ -29,6 +29,8 @@ class Hit:
         patches: ``(P, D)`` float32 patch embeddings of the window (for alignment).
         patch_mask: ``(P,)`` bool patches used by scoring.
         n_windows: time columns per window.
+        reference: the query's mean exact score of the clips ranked 2-11 (the margin reference of
+            :mod:`backend.model.confidence`; NaN when the hit did not come from a ranked search).
     """
 
     clip_id: str
@@ -42,6 +44,7 @@ class Hit:
     patches: torch.Tensor
     patch_mask: torch.Tensor
     n_windows: int
+    reference: float = float("nan")
 
 
 def best_per_clip(scores: np.ndarray, clips: np.ndarray, k: int) -> np.ndarray:

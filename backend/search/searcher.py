@@ -29,13 +29,14 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 import torch
 
 from backend.errors import InvalidInputError
 from backend.index.store import MotionIndex
+from backend.model.confidence import REFERENCE_RANKS, reference_score
 from backend.model.outputs import TextEncoding
 from backend.model.scoring import maxsim, maxsim_one_query
 from backend.model.text_onnx import TEXT_RUNTIMES, QueryEncoder, TextRuntime, make_query_encoder
@@ -49,12 +50,14 @@ from backend.search.selection import allowed_rows, pooled_candidates
 if TYPE_CHECKING:
     from backend.model.retrieval import MotionTextRetrieval
 
-__all__ = ["FirstStage", "SearchMode", "Searcher"]
+__all__ = ["FirstStage", "SearchMode", "Searcher", "Strengths"]
 
 log = logging.getLogger(__name__)
 
 SearchMode = Literal["auto", "exact", "two_stage"]
 FirstStage = Literal["auto", "centroids", "pooled"]
+#: where alignment strengths come from (docs/api.md, "Strength normalisation")
+Strengths = Literal["attention", "gradient"]
 
 
 def _clip_features(model: MotionTextRetrieval | None, index: MotionIndex, clip_id: str) -> np.ndarray:
@@ -90,8 +93,11 @@ class Searcher:
         text_runtime: how query texts are encoded when no ``query_encoder`` is given: ``auto`` (ONNX Runtime
             on CPU if available), ``onnx``, ``onnx-int8``, ``torch`` (see
             :func:`backend.model.text_onnx.make_query_encoder`).
-        attribution_steps: 1 = gradient x input alignment strengths; ``n > 1`` = integrated gradients with
-            ``n`` steps (``n`` times the cost; :mod:`backend.search.attribution`).
+        strengths: where alignment strengths come from: ``attention`` (the score's own token x patch
+            cosines, softmax attention; no extra pass) or ``gradient`` (gradient x input of the score, one
+            forward + backward pass per explained hit; :mod:`backend.search.attribution`).
+        attribution_steps: with ``gradient``: 1 = gradient x input; ``n > 1`` = integrated gradients with
+            ``n`` steps (``n`` times the cost).
         int8_rerank: above twice ``cache_bytes`` of float32, re-rank from an in-memory int8 copy when that
             copy fits in twice ``cache_bytes``; off by default (False = decode the candidates from the
             memory-mapped codec arrays on every query): on the shared benchmark machine the re-rank of warm
@@ -118,6 +124,7 @@ class Searcher:
         query_cache: int = 256,
         cache_candidates: bool = True,
         text_runtime: TextRuntime = "auto",
+        strengths: Strengths = "attention",
         attribution_steps: int = 1,
         int8_rerank: bool = False,
         rescore: int = 64,
@@ -139,6 +146,9 @@ class Searcher:
         if not isinstance(attribution_steps, int) or not 1 <= attribution_steps <= 64:
             raise InvalidInputError(f"attribution_steps must be an integer in 1..64, got {attribution_steps!r}")
         self.attribution_steps = attribution_steps
+        if strengths not in get_args(Strengths):
+            raise InvalidInputError(f"strengths must be one of {', '.join(get_args(Strengths))}, got {strengths!r}")
+        self.strengths: Strengths = strengths
         if first_stage == "auto":
             first_stage = "centroids" if index.num_windows >= centroid_min_windows else "pooled"
         self.first_stage, self.nprobe, self.n_centroids = first_stage, nprobe, n_centroids
@@ -328,8 +338,13 @@ class Searcher:
         else:
             rows = self._first_stage(q, q_mask, q_pooled, allowed, min(self.candidates, n_allowed))
             scores = self._rerank(q, q_mask, rows, k)
-        best = best_per_clip(scores, self.window_clip[rows], k)
-        return self.hits(rows[best], scores[best])
+        best = best_per_clip(scores, self.window_clip[rows], max(k, REFERENCE_RANKS[1]))
+        hits = self.hits(rows[best[:k]], scores[best[:k]])
+        if len(best):
+            ref = reference_score(scores[best])
+            for h in hits:
+                h.reference = ref
+        return hits
 
     def _first_stage(self, q: torch.Tensor, q_mask: torch.Tensor, q_pooled: torch.Tensor | None,
                      allowed: np.ndarray | None, n: int) -> np.ndarray:  # fmt: skip

@@ -24,6 +24,7 @@ import numpy as np
 from backend.atomic import atomic_write_bytes
 from backend.errors import CheckpointError, IndexError_, InvalidInputError
 from backend.index.filters import ClipFacets, clip_commercial_use, clip_tags
+from backend.model.confidence import ConfidenceMap
 from backend.motion.clip import Clip
 from backend.search.query_cache import LruCache
 from backend.server.engine_writes import CLIP_ID_PATTERN, LibraryWrites, safe_name
@@ -66,6 +67,8 @@ class SearchEngine(LibraryWrites):
         search_options: keyword arguments of every :class:`~backend.search.searcher.Searcher` it opens.
         query_encoder: encodes query texts for every searcher it opens (default: made here from the model and
             ``search_options["text_runtime"]``, so the ONNX export (~1 s) happens before the first search).
+        confidence: the checkpoint's hit confidence map (``confidence.json``; None: hits carry
+            ``confidence: null``).
 
     Raises:
         IndexError_: missing / corrupt index folder.
@@ -81,8 +84,10 @@ class SearchEngine(LibraryWrites):
         model_name: str | None = None,
         search_options: dict[str, Any] | None = None,
         query_encoder: QueryEncoder | None = None,
+        confidence: ConfidenceMap | None = None,
     ) -> None:
         self.model = model
+        self.confidence = confidence
         self.search_options = dict(search_options or {})
         if query_encoder is None:
             from backend.model.text_onnx import make_query_encoder
@@ -132,9 +137,11 @@ class SearchEngine(LibraryWrites):
             "candidates": settings.search_candidates,
             "text_runtime": settings.text_runtime,
             "attribution_steps": settings.attribution_steps,
+            "strengths": settings.strengths,
         }
         engine = cls(model, index_dir, preview_cache_dir=settings.resolved_preview_cache_dir(),
-                     model_name=None, search_options=options)  # fmt: skip
+                     model_name=None, search_options=options,
+                     confidence=ConfidenceMap.for_checkpoint(ckpt))  # fmt: skip
         if not engine._searcher.index.header.model_name:
             engine.model_name = f"{ckpt.name}@{model.checksum()[:12]}"
         return engine
@@ -196,11 +203,16 @@ class SearchEngine(LibraryWrites):
         return self.facets().summary()
 
     # ------------------------------------------------------------------ search
-    def search(self, text: str, k: int = 10, *, min_duration: float | None = None,
-               max_duration: float | None = None, alignment: str = "none", datasets: list[str] | None = None,
-               tags: list[str] | None = None, commercial_safe: bool = False,
-               offset: int = 0) -> list[dict[str, Any]]:  # fmt: skip
-        """Text -> up to ``k`` ``SearchHit`` dicts (docs/api.md), best first.
+    def search(self, text: str, k: int = 10, **options: Any) -> list[dict[str, Any]]:
+        """Text -> up to ``k`` ``SearchHit`` dicts (docs/api.md), best first (:meth:`search_page`'s results)."""
+        return self.search_page(text, k, **options)["results"]
+
+    def search_page(self, text: str, k: int = 10, *, min_duration: float | None = None,
+                    max_duration: float | None = None, alignment: str = "none",
+                    datasets: list[str] | None = None, tags: list[str] | None = None,
+                    commercial_safe: bool = False, offset: int = 0) -> dict[str, Any]:  # fmt: skip
+        """Text -> the ``SearchResponse`` dict (docs/api.md): ``results`` (up to ``k`` ``SearchHit`` dicts,
+        best first, each with its calibrated ``confidence``), ``no_close_match`` and ``confidence_threshold``.
 
         Args:
             alignment: which hits get an ``alignment`` (one attribution pass for all of them): ``none``
@@ -229,7 +241,22 @@ class SearchEngine(LibraryWrites):
             aligned[:n_aligned] = align_many(s, enc, hits[:n_aligned])
             for h, a in zip(hits, aligned[:n_aligned]):
                 self._remember(s, text, h, a)
-        return [self._hit_dict(h, a) for h, a in zip(hits, aligned)]
+        results = [self._hit_dict(h, a) for h, a in zip(hits, aligned)]
+        cal, no_close = self.confidence, None
+        if cal is not None:
+            for r, h in zip(results, hits):
+                r["confidence"] = round(float(cal.confidence(np.array([h.score]), h.reference)[0]), 4)
+            # the query's best hit decides (on a later page, the page's first hit is not it)
+            top = hits[:1] if offset == 0 else s.search_encoded(
+                enc, 1, min_duration=min_duration, max_duration=max_duration, clip_mask=mask
+            )
+            best = float(cal.confidence(np.array([top[0].score]), top[0].reference)[0]) if top else 0.0
+            no_close = best < cal.threshold
+        return {
+            "results": results,
+            "no_close_match": no_close,
+            "confidence_threshold": None if cal is None else cal.threshold,
+        }
 
     def alignment(self, text: str, clip_id: str) -> dict[str, Any]:
         """Explain one clip for a text: ``{"id", "score", "segment", "alignment"}`` (``POST /alignment``).
@@ -276,6 +303,7 @@ class SearchEngine(LibraryWrites):
             "duration": float(meta.duration),
             "segment": {"start": float(hit.start), "end": float(hit.end)},
             "alignment": alignment,
+            "confidence": None,
         }
 
     # ------------------------------------------------------------------ describe

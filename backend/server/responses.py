@@ -87,6 +87,13 @@ class SearchHit(BaseModel):
     alignment: Alignment | None = Field(
         default=None, description="null unless asked for (`/search` `alignment`); always set by /describe"
     )
+    confidence: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="calibrated probability that the library holds what the text asks for, judged by this "
+        "hit (`/search` only; null when the model ships no confidence map)",
+    )
 
 
 class DatasetFacet(BaseModel):
@@ -116,6 +123,14 @@ class SearchResponse(BaseModel):
     """``POST /search`` answer, best first."""
 
     results: list[SearchHit]
+    no_close_match: bool | None = Field(
+        default=None,
+        description="true when even the query's best hit is below `confidence_threshold` (nothing in the "
+        "library fits well; the hits are still listed); null without a confidence map",
+    )
+    confidence_threshold: float | None = Field(
+        default=None, description="the model's 'no close match' threshold of `confidence` (null without a map)"
+    )
 
 
 class AlignmentResponse(BaseModel):

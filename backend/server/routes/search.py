@@ -24,7 +24,7 @@ router = APIRouter(tags=["search"], dependencies=[TokenDep])
 )
 def search(body: SearchRequest, engine: EngineDep) -> dict[str, Any]:
     """Rank the library against ``text``; best first, at most ``k`` results."""
-    hits = engine.search(body.text, body.k, min_duration=body.min_duration, max_duration=body.max_duration,
-                         alignment=body.alignment, datasets=body.datasets, tags=body.tags,
-                         commercial_safe=body.commercial_safe, offset=body.offset)  # fmt: skip
-    return {"results": hits}
+    return engine.search_page(body.text, body.k, min_duration=body.min_duration,
+                              max_duration=body.max_duration, alignment=body.alignment, datasets=body.datasets,
+                              tags=body.tags, commercial_safe=body.commercial_safe,
+                              offset=body.offset)  # fmt: skip

@@ -211,3 +211,40 @@ def test_favourites_star_list_import_and_remove(addon, finding, backend, prefs, 
     assert len(prefs.favourites) == 0 and not st.hits[0].favourite
     assert bpy.ops.motion_search.favourite_toggle(index=99) == {"CANCELLED"}
     assert st.status_is_error and "no result 100" in st.status
+
+
+class _Layout:
+    """Records what a panel's ``draw`` puts on screen (headless Blender has no UI to draw into)."""
+
+    def __init__(self, labels: list[str]) -> None:
+        self.labels = labels
+
+    def label(self, text: str = "", **_kw) -> None:
+        self.labels.append(text)
+
+    def __getattr__(self, name: str):
+        return lambda *a, **kw: _Layout(self.labels)  # row(), column(), prop(), operator(), template_list() ...
+
+
+def _panel_labels() -> list[str]:
+    labels: list[str] = []
+    panel = sys.modules[f"{ADDON_MODULE}.panels"]
+
+    class _Self:
+        layout = _Layout(labels)
+
+    panel.VIEW3D_PT_motion_search.draw(_Self(), bpy.context)
+    return labels
+
+
+def test_no_close_match_is_said_and_hits_still_listed(addon, finding, backend, drain) -> None:
+    st = bpy.context.window_manager.motion_search
+    panel = sys.modules[f"{ADDON_MODULE}.panels"]
+    hits = _search(drain, "someone waves goodbye")
+    conf = [h.confidence for h in hits]
+    assert hits[0].motion_id == "dataset-1_byebye_normal_001" and all(0.0 <= c <= 1.0 for c in conf)
+    assert conf == sorted(conf, reverse=True) and not st.no_close_match
+    assert panel.NO_CLOSE_MATCH not in _panel_labels()
+    hits = _search(drain, "a woman juggles three balls")  # no source holds juggling
+    assert len(hits) == 5 and st.no_close_match
+    assert panel.NO_CLOSE_MATCH in _panel_labels()
