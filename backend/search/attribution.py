@@ -158,12 +158,18 @@ def align_many(
 ) -> list[dict[str, Any]]:
     """``Alignment`` dicts (docs/api.md) of one encoded query and several hits, attributed in one pass.
 
-    Falls back to the cosine-attention strengths when the searcher has no model or the hits' window
-    layout differs from the model's.
+    Strengths come from the score's own cosine attention unless the searcher's ``strengths`` is
+    ``gradient`` (then one batched gradient x input pass); the attention is also the fallback when the
+    searcher has no model or the hits' window layout differs from the model's.
     """
     rel: np.ndarray | None = None
     model = searcher.model
-    if hits and model is not None and all(int(h.n_windows) == model.config.n_windows for h in hits):
+    if (
+        searcher.strengths == "gradient"
+        and hits
+        and model is not None
+        and all(int(h.n_windows) == model.config.n_windows for h in hits)
+    ):
         rel = hits_relevance(searcher, enc, hits, row=row)
     return [
         compute_alignment(

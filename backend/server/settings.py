@@ -54,8 +54,12 @@ class ServerSettings(BaseSettings):
             0.995 at 512 for twice the re-rank time).
         text_runtime: query encoding, ``auto`` (the float graph in ONNX Runtime on CPU), ``onnx`` (the same),
             ``onnx-int8`` (int8 graph, opt-in: it reorders near ties) or ``torch``.
-        attribution_steps: alignment strengths by gradient x input (1) or integrated gradients with this many
-            steps (that many times the alignment cost; closer to occlusion on some clips).
+        strengths: where alignment strengths (the add-on's colours) come from: ``attention`` (default: the
+            score's own token x patch cosines, no extra pass) or ``gradient`` (gradient x input of the score;
+            closer to occlusion, one forward + backward pass per explained hit; docs/benchmarks.md,
+            "Alignment faithfulness").
+        attribution_steps: with ``strengths=gradient``: gradient x input (1) or integrated gradients with this
+            many steps (that many times the alignment cost; closer to occlusion on some clips).
     """
 
     model_config = SettingsConfigDict(env_prefix="MOTION_SEARCH_", extra="ignore")
@@ -73,6 +77,7 @@ class ServerSettings(BaseSettings):
     library_roots: list[Path] = Field(default_factory=list)
     search_candidates: int = Field(default=256, ge=1, le=100_000)
     text_runtime: Literal["auto", "onnx", "onnx-int8", "torch"] = "auto"
+    strengths: Literal["attention", "gradient"] = "attention"
     attribution_steps: int = Field(default=1, ge=1, le=64)
 
     @property
