@@ -21,7 +21,7 @@ from pathlib import Path
 from backend.errors import MotionSearchError
 from backend.model.config import DEFAULT_MODEL_DIR
 
-__all__ = ["add_parser", "run", "REPO"]
+__all__ = ["REPO", "add_parser", "run"]
 
 log = logging.getLogger("backend.main")
 REPO = Path(__file__).resolve().parents[1]
@@ -166,7 +166,7 @@ def _run_demo(url: str, dist: Path) -> int:
     if not py.exists():
         raise MotionSearchError(f"no Blender venv at {py}: run bash scripts/setup.sh first")
     return subprocess.run([str(py), str(REPO / "scripts" / "demo_blender.py"), "--url", url,
-                           "--out", str(dist)], cwd=REPO).returncode
+                           "--out", str(dist)], cwd=REPO, check=False).returncode
 
 
 def run(args: argparse.Namespace) -> int:
@@ -195,7 +195,11 @@ def run(args: argparse.Namespace) -> int:
         threading.Thread(target=demo, daemon=True).start()
         server.run()
         return result.get("code", 1)
-    threading.Thread(target=lambda: (_wait_healthy(url), _print_instructions(args.host, args.port, args.dist)),
-                     daemon=True).start()
+
+    def announce() -> None:
+        _wait_healthy(url)
+        _print_instructions(args.host, args.port, args.dist)
+
+    threading.Thread(target=announce, daemon=True).start()
     server.run()  # Ctrl-C: uvicorn shuts down cleanly
     return 0

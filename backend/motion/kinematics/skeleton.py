@@ -11,21 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
-    "SMPL_JOINT_NAMES",
-    "SMPL_PARENTS",
-    "SMPL_CHAINS",
-    "NUM_JOINTS",
+    "BANDS",
+    "BAND_NAMES",
     "JOINT_INDEX",
     "KIT_JOINT_NAMES",
     "KIT_PARENTS",
     "KIT_TO_SMPL",
-    "Band",
-    "BANDS",
-    "BAND_NAMES",
-    "NUM_BANDS",
-    "NUM_ANGLE_CHANNELS",
-    "band_slices",
     "MIRROR_JOINTS",
+    "NUM_ANGLE_CHANNELS",
+    "NUM_BANDS",
+    "NUM_JOINTS",
+    "SMPL_CHAINS",
+    "SMPL_JOINT_NAMES",
+    "SMPL_PARENTS",
+    "Band",
+    "band_slices",
 ]
 
 
