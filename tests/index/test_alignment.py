@@ -56,7 +56,7 @@ def _check_schema(a: dict, n_windows: int, offset: float) -> None:
         assert max(values) == pytest.approx(1.0)
 
 
-def test_alignment_schema_and_normalisation(searcher: Searcher) -> None:
+def test_alignment_schema_and_normalisation(searcher: Searcher, monkeypatch: pytest.MonkeyPatch) -> None:
     text = "a person waves energetically with the left hand"
     enc = searcher.encode_query(text)
     hits = searcher.search_encoded(enc, 8)
@@ -84,7 +84,8 @@ def test_alignment_schema_and_normalisation(searcher: Searcher) -> None:
             assert a["token_scores"][t] == pytest.approx(max(cells))
             best = a["token_best"][t]
             assert a["grid"][t][BAND_NAMES.index(best["part"])][best["window"]] == pytest.approx(max(cells))
-    # strengths: gradient x input attribution reduced as docs/api.md defines (one batched pass for all hits)
+    # strengths=gradient: gradient x input attribution reduced as docs/api.md defines (one batched pass)
+    monkeypatch.setattr(searcher, "strengths", "gradient")
     rel = hits_relevance(searcher, enc, hits)
     assert rel.shape == (len(hits), 14, nw) and (rel >= 0).all()
     for hit, r, a in zip(hits, rel, align_many(searcher, enc, hits)):
@@ -122,6 +123,10 @@ def test_softmax_strengths_without_relevance(searcher: Searcher) -> None:
     for hit in searcher.search_encoded(enc, 4):
         a = compute_alignment(enc, hit.patches, hit.patch_mask, nw, hit.start, valid_frames=hit.window_length)
         _check_schema(a, nw, hit.start)
+        assert searcher.strengths == "attention"  # the default: what align() serves is exactly this
+        served = align(searcher, enc, hit)
+        assert served["part_strength"] == pytest.approx(a["part_strength"], abs=1e-6)
+        assert served["joint_strength"] == pytest.approx(a["joint_strength"], abs=1e-6)
         g = np.array([[[np.nan if c is None else c for c in r] for r in tg] for tg in a["grid"]])
         logits = np.where(np.isnan(g), -np.inf, g / 0.1).reshape(len(g), -1)
         soft = np.exp(logits - logits.max(axis=1, keepdims=True))

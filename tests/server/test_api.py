@@ -110,7 +110,7 @@ def test_search_duration_filters(client) -> None:
     assert len(short) == 3 and all(h["duration"] <= cut for h in short)
     assert len(long) == len(everything) - 3 and all(h["duration"] >= cut for h in long)
     none = client.post("/search", json={"text": "walk", "min_duration": durations[-1] + 1}).json()
-    assert none == {"results": []}
+    assert none == {"results": [], "no_close_match": None, "confidence_threshold": None}  # tiny model: no map
 
 
 def test_long_clip_segment_is_a_window_inside_the_clip(client) -> None:
@@ -231,10 +231,10 @@ def test_openapi_has_documented_paths_and_fields(client) -> None:
         },
         "AlignmentRequest": {"text", "id"},
         "AlignmentResponse": {"id", "score", "segment", "alignment"},
-        "SearchResponse": {"results"},
+        "SearchResponse": {"results", "no_close_match", "confidence_threshold"},
         "SearchHit": {
             *("id", "score", "caption", "source", "dataset", "licence", "commercial_use", "tags"),
-            *("duration", "segment", "alignment"),
+            *("duration", "segment", "alignment", "confidence"),
         },
         "LibraryAddRequest": {"path", "asf", "id", "caption", "tags", "licence", "commercial_use"},
         "LibraryAddJoints": {"joints", "fps", "id", "caption", "tags", "licence", "commercial_use"},

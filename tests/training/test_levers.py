@@ -197,7 +197,7 @@ def test_lever_configs_change_only_their_lever(name: str, change: dict) -> None:
     from backend.training.config import load_train_config
 
     configs = Path(__file__).resolve().parents[2] / "configs"
-    default = load_train_config(configs / "default.yaml").to_dict()
+    default = load_train_config(configs / "baseline.yaml").to_dict()  # the levers' base (the previous default)
     lever = load_train_config(configs / name).to_dict()
     diff = {
         (section, key): lever[section][key]
@@ -208,3 +208,8 @@ def test_lever_configs_change_only_their_lever(name: str, change: dict) -> None:
     assert diff == change
     assert default["data"]["balance"] == "none" and default["model"]["part_loss_weight"] == 0.0
     assert load_train_config(configs / "long_tail.yaml").data.terse_prob == 0.3
+    # the shipped default = the grounded lever, trained longer
+    shipped = load_train_config(configs / "default.yaml").to_dict()
+    grounded = load_train_config(configs / "grounded.yaml").to_dict()
+    assert shipped["model"] == grounded["model"] and shipped["data"] == grounded["data"]
+    assert (shipped["optim"]["max_steps"], grounded["optim"]["max_steps"]) == (900, 450)
