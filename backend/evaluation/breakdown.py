@@ -81,7 +81,7 @@ def grouped_recall(
         {"group": "macro", **macro(every)},
     ]
     for name in sorted({s for srcs in sources for s in srcs}):
-        idx = np.array([i for i in every if name in sources[i]])
+        idx = np.array([i for i, srcs in enumerate(sources) if name in srcs])
         out.append({"group": f"source:{name}", **macro(idx)})
     return out
 
@@ -111,7 +111,7 @@ def caption_breakdown(
         raise InvalidInputError(f"{len(clip_sources)} clip sources for {len(ev.clip_ids)} clips")
     clip_actions = [action_key(lab, cid) for lab, cid in zip(ev.clip_labels, ev.clip_ids, strict=True)]
     text_actions = [sorted({clip_actions[c] for c in np.flatnonzero(row)}) for row in ev.membership]
-    text_sources = [sorted({clip_sources[c] for c in np.flatnonzero(row)}) for row in ev.membership]
+    text_sources = [sorted({clip_sources[c] for c in np.flatnonzero(row).tolist()}) for row in ev.membership]
     out: list[dict[str, object]] = []
     for name, pos in positives.items():
         t2m = best_positive_ranks(scores, pos)
@@ -119,8 +119,8 @@ def caption_breakdown(
             out.append({"protocol": name, "direction": "t2m", **row})
         cols = np.flatnonzero(pos.any(axis=0))
         m2t = best_positive_ranks(scores[:, cols].T, pos[:, cols].T)
-        acts = [[clip_actions[c]] for c in cols]
-        srcs = [[clip_sources[c]] for c in cols]
+        acts = [[clip_actions[c]] for c in cols.tolist()]
+        srcs = [[clip_sources[c]] for c in cols.tolist()]
         for row in grouped_recall(m2t, acts, srcs, ks):
             out.append({"protocol": name, "direction": "m2t", **row})
     return out
@@ -167,7 +167,7 @@ def query_set_breakdown(
         pos = np.stack([pos_of[queries[i].concept] for i in idx])
         ranks = best_positive_ranks(scores[idx], pos)
         actions = [[queries[i].concept] for i in idx]
-        sources = [sorted({clip_sources[c] for c in np.flatnonzero(p)}) for p in pos]
+        sources = [sorted({clip_sources[c] for c in np.flatnonzero(p).tolist()}) for p in pos]
         for row in grouped_recall(ranks, actions, sources, ks):
             out.append({"kind": kind, "form": form, **row})
     return out, skipped

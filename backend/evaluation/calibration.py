@@ -74,7 +74,7 @@ def row_confidence(cal: ConfidenceMap, scores: np.ndarray) -> np.ndarray:
     return cal.confidence(f[:, 0], f[:, 0] - f[:, 1])
 
 
-def auroc(labels: Sequence[bool], values: Sequence[float]) -> float | None:
+def auroc(labels: Sequence[bool], values: Sequence[float] | np.ndarray) -> float | None:
     """Area under the ROC curve (None when one class is missing).
 
     >>> auroc([True, False, True, False], [0.9, 0.1, 0.8, 0.3])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -114,10 +115,10 @@ def run(args: argparse.Namespace) -> int:
     if args.dataset == "library" and not args.no_heldout:
         from backend.library.captions import captions_for
 
-        def heldout_fn(labels: dict[str, str], clip_id: str) -> list[str]:
+        def heldout_fn(labels: Mapping[str, str], clip_id: str) -> list[str]:
             return captions_for(labels, clip_id, heldout=True)
 
-        def terse_fn(labels: dict[str, str], clip_id: str) -> list[str]:
+        def terse_fn(labels: Mapping[str, str], clip_id: str) -> list[str]:
             return captions_for(labels, clip_id, heldout=True, form="terse")
 
     query_set = None

@@ -100,7 +100,7 @@ def grounding_metrics(
     from backend.model.scoring import token_patch_similarity
     from backend.motion.kinematics.skeleton import BAND_NAMES
 
-    limbed = {n: c for n, c in query_set.concepts.items() if c.limb is not None}
+    limbed = {n: (c, c.limb) for n, c in query_set.concepts.items() if c.limb is not None}
     qs = [q for q in (queries if queries is not None else query_set.queries) if q.concept in limbed]
     n_windows = int(motion.n_windows)
     valid = motion.mask.cpu()
@@ -108,12 +108,11 @@ def grounding_metrics(
     totals = {"words": 0, "words_hit": 0, "words_opposite": 0, "pairs": 0, "pairs_hit": 0}
     band_counts = np.zeros(len(BAND_NAMES), dtype=np.int64)
     per_concept, clips_used = [], set()
-    for name, concept in limbed.items():
+    for name, (concept, (side, part)) in limbed.items():
         clips = np.flatnonzero(concept_positives(concept, clip_labels))
         texts = [q.text for q in qs if q.concept == name]
         if clips.size == 0 or not texts:
             continue
-        side, part = concept.limb
         target = limb_bands(side, part)
         opposite = limb_bands("right" if side == "left" else "left", part)
         with torch.inference_mode():

@@ -14,7 +14,7 @@ Called by :func:`backend.evaluation.run.evaluate_clips` for the protocol names :
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,7 +24,7 @@ from backend.evaluation.calibration import auroc, fit_calibration, row_confidenc
 from backend.evaluation.clip_labels import action_key, style_key
 from backend.evaluation.grounding import grounding_metrics
 from backend.evaluation.protocols import EvalSet
-from backend.evaluation.query_sets import QuerySet, concept_positives
+from backend.evaluation.query_sets import Query, QuerySet, concept_positives
 
 if TYPE_CHECKING:
     from backend.model.outputs import MotionEncoding
@@ -61,7 +61,7 @@ def _calibration(
     motion: MotionEncoding,
     clip_labels: list[dict[str, str]],
     query_set: QuerySet,
-    fit: tuple[MotionEncoding, list[str]] | None,
+    fit: tuple[MotionEncoding, list[str]],
     bs: int,
     amp: bool,
 ) -> dict[str, Any]:
@@ -71,7 +71,8 @@ def _calibration(
     cal = fit_calibration(
         _score(model, val_texts, val_motion, bs, amp), _score(model, fit_neg, val_motion, bs, amp)
     )
-    present, known_absent = [], []
+    present: list[Query] = []
+    known_absent: list[Query] = []
     for q in query_set.select(("action",)):
         (
             present if concept_positives(query_set.concepts[q.concept], clip_labels).any() else known_absent
@@ -84,11 +85,13 @@ def _calibration(
         "calibration": cal.to_dict(),
         "n": {k: 0 if v is None else len(v) for k, v in rows.items()},
     }
+    pos_rows = rows["present"]
     for neg in ("absent", "known_absent"):
-        if rows["present"] is None or rows[neg] is None:
+        neg_rows = rows[neg]
+        if pos_rows is None or neg_rows is None:
             continue
-        y = [True] * len(rows["present"]) + [False] * len(rows[neg])
-        both = np.concatenate([rows["present"], rows[neg]])
+        y = [True] * len(pos_rows) + [False] * len(neg_rows)
+        both = np.concatenate([pos_rows, neg_rows])
         out[f"auroc_{neg}"] = auroc(y, row_confidence(cal, both))
         out[f"auroc_{neg}_top1"] = auroc(y, score_features(both)[:, 0])
     for name, r in rows.items():
@@ -153,7 +156,7 @@ def _pct(v: Any) -> str:
     return "–" if v is None else f"{100 * v:.1f}"
 
 
-def suite_markdown(table: dict[str, Any]) -> str:
+def suite_markdown(table: Mapping[str, Any]) -> str:
     """Markdown of the suite sections of an evaluation table (empty string when none ran)."""
     lines: list[str] = []
     if table.get("breakdown"):

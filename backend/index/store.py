@@ -86,7 +86,7 @@ def load_segment(index_dir: Path, info: SegmentInfo, header: IndexHeader, codec:
     joints = _load(d / "joints.npy")
     codes = {n: _load(d / f"{n}.npy") for n in codec.array_names()}
     p, dim = header.num_patches, header.embed_dim
-    checks = [
+    checks: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = [
         ("windows.npy", windows.shape, (info.num_windows, 5)),
         ("masks.npy", masks.shape, (info.num_windows, p)),
         ("pooled.npy", pooled.shape, (info.num_windows, dim)),

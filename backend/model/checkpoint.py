@@ -53,7 +53,7 @@ def dedupe_tied(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     seen: set[tuple[int, int, tuple[int, ...], tuple[int, ...]]] = set()
     out: dict[str, torch.Tensor] = {}
     for key, t in state.items():
-        ident = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), tuple(t.stride()))
+        ident = (t.untyped_storage().data_ptr(), int(t.storage_offset()), tuple(t.shape), tuple(t.stride()))
         if t.numel() and ident in seen:
             continue
         seen.add(ident)

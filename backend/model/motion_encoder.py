@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn.functional as F
@@ -14,10 +15,13 @@ from backend.model.motion_image import BandProjector, patch_mask_from_frames
 from backend.model.outputs import MotionEncoding
 from backend.model.scoring import mean_pool
 
+if TYPE_CHECKING:
+    from timm.models.vision_transformer import VisionTransformer
+
 __all__ = ["MotionEncoder", "create_vit"]
 
 
-def create_vit(config: RetrievalConfig, load_checkpoint: bool = True) -> nn.Module:
+def create_vit(config: RetrievalConfig, load_checkpoint: bool = True) -> VisionTransformer:
     """Build the timm ViT of ``config`` for a ``(in_chans, 224, window_frames)`` image.
 
     Args:
@@ -67,7 +71,9 @@ def create_vit(config: RetrievalConfig, load_checkpoint: bool = True) -> nn.Modu
         raise ConfigError(
             f"vit_name={config.vit_name!r} must be a ViT with {PATCH_FRAMES}x{PATCH_FRAMES} patches, got patch size {patch}"
         )
-    return model
+    # Typed as timm's VisionTransformer, the family every config uses; any timm ViT that passes the checks
+    # above offers the same interface (forward_features, num_prefix_tokens, num_features, embed_dim).
+    return cast("VisionTransformer", model)
 
 
 class MotionEncoder(nn.Module):

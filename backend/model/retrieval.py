@@ -41,6 +41,11 @@ class MotionTextRetrieval(nn.Module):
         feature_stats: optional z-score statistics of the features (train split).
     """
 
+    # buffers (registered in __init__): z-score statistics of the features, and whether they were set
+    feature_mean: torch.Tensor
+    feature_std: torch.Tensor
+    feature_stats_set: torch.Tensor
+
     def __init__(
         self,
         config: RetrievalConfig,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +22,9 @@ from backend.model.lexicon import is_function_word
 from backend.model.mlm import IGNORE_INDEX, MLMHead, mask_tokens
 from backend.model.outputs import TextEncoding
 from backend.model.scoring import mean_pool
+
+if TYPE_CHECKING:
+    from transformers import AutoModel, AutoModelForMaskedLM, PreTrainedModel
 
 __all__ = ["TextEncoder", "TokenizedText"]
 
@@ -69,7 +73,7 @@ class TokenizedText:
         return torch.where(keep_all, self.valid, content)
 
 
-def _load_pretrained(auto_cls: type, path: str) -> nn.Module:
+def _load_pretrained(auto_cls: type[AutoModel] | type[AutoModelForMaskedLM], path: str) -> PreTrainedModel:
     """``auto_cls.from_pretrained`` with SDPA attention when the architecture supports it."""
     try:
         return auto_cls.from_pretrained(path, attn_implementation="sdpa")
@@ -90,6 +94,8 @@ class TextEncoder(nn.Module):
         ConfigError: the text model cannot be loaded, has no fast tokenizer, or has fewer layers than
             ``text_trainable_layers``.
     """
+
+    replacement_ids: torch.Tensor  # buffer: the vocabulary ids MLM may substitute (non-special tokens)
 
     def __init__(self, config: RetrievalConfig) -> None:
         super().__init__()
@@ -115,11 +121,15 @@ class TextEncoder(nn.Module):
         hidden = int(self.encoder.config.hidden_size)
         self.proj = nn.Linear(hidden, config.embed_dim)
         self.mlm_head: nn.Module | None = None
+        embeddings = self.encoder.get_input_embeddings()
         if config.mlm_weight > 0 and not self.own_mlm_head:
-            self.mlm_head = MLMHead(
-                self.encoder.get_input_embeddings(), getattr(self.encoder.config, "layer_norm_eps", 1e-12)
-            )
-        vocab = self.encoder.get_input_embeddings().weight.shape[0]
+            if not isinstance(embeddings, nn.Embedding):  # the MLM head ties its decoder to these weights
+                raise ConfigError(
+                    f"text_model={config.text_model!r}: input embeddings are {type(embeddings).__name__}, "
+                    "not nn.Embedding; set mlm_weight=0"
+                )
+            self.mlm_head = MLMHead(embeddings, getattr(self.encoder.config, "layer_norm_eps", 1e-12))
+        vocab = int(embeddings.get_parameter("weight").shape[0])
         special = set(self.tokenizer.all_special_ids)
         normal = [i for i in range(vocab) if i not in special]
         self.register_buffer("replacement_ids", torch.tensor(normal, dtype=torch.long), persistent=False)
@@ -127,9 +137,10 @@ class TextEncoder(nn.Module):
 
     # ------------------------------------------------------------------ structure
     @property
-    def encoder(self) -> nn.Module:
+    def encoder(self) -> PreTrainedModel:
         """The bare transformer (``base_model`` of an MLM checkpoint)."""
-        return self.backbone.base_model if self.own_mlm_head else self.backbone
+        # base_model is typed nn.Module, but a PreTrainedModel's base model is itself a PreTrainedModel.
+        return cast("PreTrainedModel", self.backbone.base_model) if self.own_mlm_head else self.backbone
 
     def _layers(self) -> nn.ModuleList:
         n = int(getattr(self.encoder.config, "num_hidden_layers", -1))
@@ -275,5 +286,6 @@ class TextEncoder(nn.Module):
             return self.backbone(input_ids=masked, attention_mask=tokens.attention_mask, labels=labels).loss
         hidden = self.forward_features(masked, tokens.attention_mask)
         selected = labels != IGNORE_INDEX
+        assert self.mlm_head is not None  # has_mlm without its own head: __init__ built mlm_head
         logits = self.mlm_head(hidden[selected])  # (M, V): only the masked positions reach the decoder
         return F.cross_entropy(logits.float(), labels[selected])

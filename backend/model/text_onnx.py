@@ -106,7 +106,7 @@ class OnnxTextEncoder:
                 torch.onnx.export(
                     _Backbone(self.text.encoder).eval(),
                     (sample.input_ids.cpu(), sample.attention_mask.cpu()),
-                    buf,
+                    buf,  # type: ignore[arg-type]  # typed as a path; torch still takes a BytesIO
                     input_names=["input_ids", "attention_mask"],
                     output_names=["hidden"],
                     dynamic_axes={

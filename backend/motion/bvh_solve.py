@@ -164,7 +164,8 @@ def positions_to_bvh(joints: np.ndarray, fps: float = CANONICAL_FPS, *, exact: b
         warnings.simplefilter("ignore", UserWarning)  # gimbal lock: angles still reproduce the matrix
         euler = Rotation.from_matrix(local_r.reshape(-1, 3, 3)).as_euler(order, degrees=True)
     euler = np.unwrap(euler.reshape(n_frames, NUM_JOINTS, 3), period=360.0, axis=0)
-    blocks, channels = [], []
+    blocks: list[np.ndarray] = []
+    channels: list[tuple[str, ...]] = []
     for j in range(NUM_JOINTS):
         if j == 0 or j in translated:
             blocks.append(local_t[:, j])

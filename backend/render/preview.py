@@ -129,7 +129,7 @@ def draw_pose(
     offset: float = 0.0,
     linewidth: float = 2.2,
     alpha: float = 1.0,
-    joint_colours: Sequence[str] | None = None,
+    joint_colours: Sequence[str | tuple[float, float, float, float]] | None = None,
 ) -> None:
     """Draw one pose in side view (horizontal = Z + ``offset``, vertical = Y).
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["add_parser", "run"]
 
@@ -141,7 +141,9 @@ def _run(args: argparse.Namespace, cmd: str) -> int:
     elif cmd == "add":
         if args.replace and args.rename:
             raise InvalidInputError("--replace and --rename exclude each other")
-        mode = "replace" if args.replace else "rename" if args.rename else "error"
+        mode: Literal["error", "replace", "rename"] = (
+            "replace" if args.replace else "rename" if args.rename else "error"
+        )
         skipped: list[dict[str, str]] = []
         ids = build.add_to_index(
             args.index,
@@ -155,7 +157,7 @@ def _run(args: argparse.Namespace, cmd: str) -> int:
         print(f"added {len(ids)} clip(s): {', '.join(ids)}")
         _print_skipped(skipped)
     elif cmd == "create":
-        skipped: list[dict[str, str]] = []
+        skipped = []
         index = build.create_index_from_files(
             args.out,
             args.paths,

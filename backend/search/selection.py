@@ -72,8 +72,8 @@ def pooled_candidates(
         ``(<= n,)`` sorted rows.
     """
     if q_pooled is None:
-        m = q_mask.bool()
-        q_pooled = torch.nn.functional.normalize(q[m].float().mean(dim=0), dim=0)
+        valid = q_mask.bool()
+        q_pooled = torch.nn.functional.normalize(q[valid].float().mean(dim=0), dim=0)
     coarse = pooled_scores(q_pooled.float()[None], pooled)[0].numpy()
     if allowed is not None:
         keep = np.full(coarse.shape, -np.inf, dtype=np.float32)

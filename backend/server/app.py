@@ -53,7 +53,7 @@ def create_app(settings: ServerSettings | None = None, *, engine: SearchEngine |
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = engine is None
-        eng = await run_in_threadpool(SearchEngine.load, settings) if owned else engine
+        eng = engine if engine is not None else await run_in_threadpool(SearchEngine.load, settings)
         app.state.engine = eng
         log.info("serving %d clips with model %s", eng.library_size, eng.model_name)
         try:

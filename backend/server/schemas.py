@@ -8,7 +8,7 @@ duration) so bad input becomes a 422 that names the field, never a 500. The answ
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from pydantic import (
@@ -171,7 +171,10 @@ def _validate_joints(value: Any, handler: ValidatorFunctionWrapHandler) -> np.nd
 
 
 #: ``(T, 22, 3)`` joints; JSON schema ``[[[x, y, z] x 22] x T]``, validated to a float32 ndarray.
-JointsArray = Annotated[list[list[list[float]]], WrapValidator(_validate_joints)]
+if TYPE_CHECKING:  # what a validated model holds: the validator's ndarray, not the schema's nested lists
+    JointsArray = np.ndarray
+else:
+    JointsArray = Annotated[list[list[list[float]]], WrapValidator(_validate_joints)]
 
 
 # ----------------------------------------------------------------------------------------- requests

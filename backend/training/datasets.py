@@ -17,13 +17,16 @@ import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 from backend.errors import InvalidInputError
 from backend.evaluation.data import ClipRecord, crop_bounds
+
+if TYPE_CHECKING:
+    from backend.training.sampling import BalancedSampler
 
 __all__ = [
     "MotionItem",
@@ -211,9 +214,9 @@ class TextMotionDataset(Dataset):
 
 
 class ResumableSampler(Sampler[int]):
-    """A ``DistributedSampler`` whose epoch can start after its first ``skip`` indices (mid-epoch resume)."""
+    """A training sampler whose epoch can start after its first ``skip`` indices (mid-epoch resume)."""
 
-    def __init__(self, sampler: DistributedSampler) -> None:
+    def __init__(self, sampler: DistributedSampler | BalancedSampler) -> None:
         self.sampler = sampler
         self.skip = 0
 

@@ -159,8 +159,8 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
     if origin in (tuple, list) or tp in (tuple, list):
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{key} must be a list, got {value!r}")
-        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
-        inner = args[0] if args else Any
+        item_types = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        inner = item_types[0] if item_types else Any
         items = [coerce(v, inner, f"{key}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple or tp is tuple else items
     return value

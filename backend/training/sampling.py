@@ -151,7 +151,7 @@ class BalancedSampler(Sampler[int]):
 
 def build_train_sampler(
     dataset: Dataset, labels: Sequence[Mapping[str, str]], data: Any, world_size: int, rank: int, seed: int
-) -> Sampler[int]:
+) -> DistributedSampler | BalancedSampler:
     """The training sampler of a :class:`~backend.training.config.DataConfig`: the uniform distributed shuffle
     (``balance: none`` and no hard negatives) or a :class:`BalancedSampler`."""
     if data.balance == "none" and data.hard_negatives == 0:

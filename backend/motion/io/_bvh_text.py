@@ -263,10 +263,12 @@ def parse_motion(
         )
     if malformed is not None:
         raise BvhError(f"{source}:{malformed[0]}: malformed number {malformed[1]!r} in motion data")
-    bad = ~np.isfinite(motion)
-    if bad.any():
-        f, c = np.argwhere(bad)[0]
-        raise BvhError(f"{source}:{int(line_of[f])}: non-finite value {motion[f, c]} in motion column {c}")
+    nonfinite = ~np.isfinite(motion)
+    if nonfinite.any():
+        frame, col = (int(v) for v in np.argwhere(nonfinite)[0])
+        raise BvhError(
+            f"{source}:{int(line_of[frame])}: non-finite value {motion[frame, col]} in motion column {col}"
+        )
     return n_frames, frame_time, motion
 
 

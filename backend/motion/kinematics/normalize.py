@@ -197,7 +197,7 @@ def fit_stats(
         mean = mean + delta * (n_b / total)
         m2 = m2 + m2_b + delta**2 * (count * n_b / total)
         count = total
-    if mean is None or count == 0:
+    if mean is None or m2 is None or count == 0:
         raise MotionDataError("fit_stats: no frames to fit feature statistics on")
     std = np.maximum(np.sqrt(m2 / count), min_std)
     return FeatureStats(mean, std, representation, count)

@@ -202,11 +202,11 @@ def _resolve_profile(
                         for idx, w2 in out[other]:
                             combo[idx] = combo.get(idx, 0.0) + w * w2
                     else:
-                        idx = table.get(_ref_key(ref, side))
-                        if idx is None:
+                        col = table.get(_ref_key(ref, side))
+                        if col is None:
                             ok = False
                             break
-                        combo[idx] = combo.get(idx, 0.0) + w
+                        combo[col] = combo.get(col, 0.0) + w
                 if ok:
                     total = sum(combo.values())
                     out[smpl] = tuple((i, w / total) for i, w in combo.items() if w != 0.0)

@@ -172,16 +172,16 @@ async def _add_json(request: Request, engine: SearchEngine, settings: ServerSett
     if isinstance(data, dict) and "joints" in data:
         if "path" in data:
             raise InvalidInputError("give either 'joints' (with 'fps') or 'path', not both")
-        body = _validated(LibraryAddJoints, data)
+        joints_body = _validated(LibraryAddJoints, data)
         return await run_in_threadpool(
             engine.add_joints,
-            body.joints,
-            body.fps,
-            clip_id=body.id,
-            caption=body.caption,
-            tags=body.tags,
-            licence=body.licence,
-            commercial_use=body.commercial_use,
+            joints_body.joints,
+            joints_body.fps,
+            clip_id=joints_body.id,
+            caption=joints_body.caption,
+            tags=joints_body.tags,
+            licence=joints_body.licence,
+            commercial_use=joints_body.commercial_use,
         )
     body = _validated(LibraryAddRequest, data)
     path = resolve_library_path(body.path, settings.library_roots, settings.max_upload_bytes)
