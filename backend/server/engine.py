@@ -238,8 +238,9 @@ class SearchEngine(LibraryWrites):
         if n_aligned and hits:
             from backend.search.attribution import align_many
 
-            aligned[:n_aligned] = align_many(s, enc, hits[:n_aligned])
-            for h, a in zip(hits, aligned[:n_aligned]):
+            first = align_many(s, enc, hits[:n_aligned])
+            aligned[:n_aligned] = first
+            for h, a in zip(hits, first):
                 self._remember(s, text, h, a)
         results = [self._hit_dict(h, a) for h, a in zip(hits, aligned)]
         cal, no_close = self.confidence, None
