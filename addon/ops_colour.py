@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import bpy
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from .errors import AddonError
 from .rigmap import load_preset, missing_joints, save_preset
+from .rna import active_object, armature
 from .state import armature_mapping, detect_armature_mapping, object_state, set_bone_map, set_status
+
+if TYPE_CHECKING:
+    from bpy.stub_internal.rna_enums import OperatorReturnItems
 
 __all__ = [
     "MOTIONSEARCH_OT_add_body",
@@ -26,6 +32,11 @@ def _armature_poll(context: bpy.types.Context) -> bool:
     return obj is not None and obj.type == "ARMATURE"
 
 
+def _has_alignment(context: bpy.types.Context) -> bool:
+    obj = context.active_object
+    return obj is not None and bool(object_state(obj).alignment_json)
+
+
 class MOTIONSEARCH_OT_colour_apply(bpy.types.Operator):
     """Colour the active armature by the alignment stored on it (from its import or description)"""
 
@@ -35,14 +46,15 @@ class MOTIONSEARCH_OT_colour_apply(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        return _armature_poll(context) and bool(context.active_object.motion_search.alignment_json)
+        return _armature_poll(context) and _has_alignment(context)
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         from .anim.colouring import apply_from_state
 
-        armature_mapping(context.active_object)
-        n = apply_from_state(context.active_object)
-        set_status(f"coloured {n} bones of {context.active_object.name}")
+        obj = active_object(context)
+        armature_mapping(obj)
+        n = apply_from_state(obj)
+        set_status(f"coloured {n} bones of {obj.name}")
         return {"FINISHED"}
 
 
@@ -57,11 +69,12 @@ class MOTIONSEARCH_OT_colour_remove(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return _armature_poll(context)
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         from .anim.colouring import remove_colouring
 
-        remove_colouring(context.active_object)
-        set_status(f"colouring removed from {context.active_object.name}")
+        obj = active_object(context)
+        remove_colouring(obj)
+        set_status(f"colouring removed from {obj.name}")
         return {"FINISHED"}
 
 
@@ -76,8 +89,8 @@ class MOTIONSEARCH_OT_map_detect(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return _armature_poll(context)
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        obj = context.active_object
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
+        obj = active_object(context)
         mapping = detect_armature_mapping(obj)
         set_bone_map(obj, mapping)
         missing = missing_joints(mapping)
@@ -88,8 +101,12 @@ class MOTIONSEARCH_OT_map_detect(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class MOTIONSEARCH_OT_map_save(bpy.types.Operator, ExportHelper):
+# ignore[misc] below: the bpy_extras stubs type ExportHelper/ImportHelper.check and .invoke as returning None
+class MOTIONSEARCH_OT_map_save(bpy.types.Operator, ExportHelper):  # type: ignore[misc]
     """Save the active armature's bone map as a JSON preset"""
+
+    if TYPE_CHECKING:
+        filepath: str  # ExportHelper's file path property (missing from the stubs)
 
     bl_idname = "motion_search.map_save"
     bl_label = "Save Bone Map"
@@ -100,8 +117,8 @@ class MOTIONSEARCH_OT_map_save(bpy.types.Operator, ExportHelper):
     def poll(cls, context: bpy.types.Context) -> bool:
         return _armature_poll(context)
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        obj = context.active_object
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
+        obj = active_object(context)
         try:
             save_preset(self.filepath, armature_mapping(obj), name=obj.name)
         except OSError as exc:
@@ -111,8 +128,11 @@ class MOTIONSEARCH_OT_map_save(bpy.types.Operator, ExportHelper):
         return {"FINISHED"}
 
 
-class MOTIONSEARCH_OT_map_load(bpy.types.Operator, ImportHelper):
+class MOTIONSEARCH_OT_map_load(bpy.types.Operator, ImportHelper):  # type: ignore[misc]  # see map_save
     """Load a bone map preset (JSON) onto the active armature"""
+
+    if TYPE_CHECKING:
+        filepath: str  # ImportHelper's file path property (missing from the stubs)
 
     bl_idname = "motion_search.map_load"
     bl_label = "Load Bone Map"
@@ -123,14 +143,14 @@ class MOTIONSEARCH_OT_map_load(bpy.types.Operator, ImportHelper):
     def poll(cls, context: bpy.types.Context) -> bool:
         return _armature_poll(context)
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        obj = context.active_object
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
+        obj = active_object(context)
         try:
             mapping = load_preset(self.filepath)
         except AddonError as exc:
             set_status(str(exc), error=True)
             return {"CANCELLED"}
-        bones = {b.name for b in obj.data.bones}
+        bones = {b.name for b in armature(obj).bones}
         unknown = sorted(b for b in mapping.values() if b not in bones)
         set_bone_map(obj, {j: b for j, b in mapping.items() if b in bones})
         object_state(obj).bone_map_index = 0
@@ -153,13 +173,13 @@ class MOTIONSEARCH_OT_add_body(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return _armature_poll(context)
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         from .anim.proxy import add_proxy
 
-        obj = context.active_object
-        mapped = [b for b in armature_mapping(obj).values() if b in obj.data.bones]
+        obj = active_object(context)
+        mapped = [b for b in armature_mapping(obj).values() if b in armature(obj).bones]
         body = add_proxy(context, obj, mapped or None)
-        set_status(f"added {body.name} ({len(body.data.materials)} coloured pieces)")
+        set_status(f"added {body.name} ({len(body.material_slots)} coloured pieces)")
         return {"FINISHED"}
 
 

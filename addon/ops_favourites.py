@@ -8,13 +8,19 @@ it (to colour an import by it) and the backend it came from. Importing uses the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import bpy
 
 from .errors import AddonError
 from .ops_import import ImportItem, start_import
 from .preferences import addon_prefs, snapshot
 from .results import show_error
+from .rna import preferences
 from .state import set_status, state
+
+if TYPE_CHECKING:
+    from bpy.stub_internal.rna_enums import OperatorReturnItems
 
 __all__ = [
     "MOTIONSEARCH_OT_favourite_import",
@@ -64,9 +70,10 @@ def toggle_favourite(context: bpy.types.Context, index: int) -> bool:
 def _save_preferences() -> None:
     """Write the preferences when Blender auto-saves them anyway (keeps favourites after a crash)."""
     try:
-        if bpy.context.preferences.use_preferences_save and bpy.ops.wm.save_userpref.poll():
+        # ignore: the stubs model operators as classes, so poll() looks unbound
+        if preferences().use_preferences_save and bpy.ops.wm.save_userpref.poll():  # type: ignore[call-arg]
             bpy.ops.wm.save_userpref()
-    except (RuntimeError, AttributeError):
+    except (RuntimeError, AttributeError, AddonError):
         pass
 
 
@@ -79,7 +86,7 @@ class MOTIONSEARCH_OT_favourite_toggle(bpy.types.Operator):
 
     index: bpy.props.IntProperty(name="Result", default=-1, description="Result row (-1 = the selected one)")  # type: ignore[valid-type]
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         st = state(context)
         index = st.hit_index if self.index < 0 else self.index
         try:
@@ -104,8 +111,10 @@ class MOTIONSEARCH_OT_favourite_remove(bpy.types.Operator):
         p = addon_prefs(context)
         return p is not None and 0 <= p.favourite_index < len(p.favourites)
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         p = addon_prefs(context)
+        if p is None:
+            return {"CANCELLED"}
         clip = p.favourites[p.favourite_index].motion_id
         p.favourites.remove(p.favourite_index)
         p.favourite_index = min(p.favourite_index, max(len(p.favourites) - 1, 0))
@@ -124,17 +133,20 @@ class MOTIONSEARCH_OT_favourite_import(bpy.types.Operator):
     bl_label = "Import Favourite"
     bl_options = {"REGISTER"}  # noqa: RUF012 - Blender reads a set
 
-    colour: bpy.props.BoolProperty(
+    colour: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Colour", default=True, description="Colour by the query that found it"
-    )  # type: ignore[valid-type]
+    )
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
         p = addon_prefs(context)
         return p is not None and 0 <= p.favourite_index < len(p.favourites)
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        fav = addon_prefs(context).favourites[addon_prefs(context).favourite_index]
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
+        p = addon_prefs(context)
+        if p is None:
+            return {"CANCELLED"}
+        fav = p.favourites[p.favourite_index]
         item = ImportItem(fav.motion_id, fav.text, (fav.segment_start, fav.segment_end), "", fav.backend_url)
         return start_import(context, [item], colour=self.colour, sequence=False)
 

@@ -9,6 +9,7 @@ same query with the same filters for the next page (``offset`` = hits listed so 
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import bpy
 
@@ -19,6 +20,9 @@ from .payloads import MAX_RANK, LibraryInfo
 from .preferences import snapshot
 from .results import make_client, show_error, show_page
 from .state import set_status, state
+
+if TYPE_CHECKING:
+    from bpy.stub_internal.rna_enums import OperatorReturnItems
 
 __all__ = [
     "MOTIONSEARCH_OT_library_refresh",
@@ -63,7 +67,7 @@ class MOTIONSEARCH_OT_library_refresh(bpy.types.Operator):
     bl_label = "Refresh Filters"
     bl_options = {"REGISTER"}  # noqa: RUF012 - Blender reads a set
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         try:
             client = make_client(snapshot(context))
         except AddonError as exc:
@@ -93,7 +97,7 @@ class MOTIONSEARCH_OT_more_results(bpy.types.Operator):
         st = state(context)
         return bool(st.searched_text) and st.more_available and len(st.hits) < MAX_RANK
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         st = state(context)
         text, offset = st.searched_text, len(st.hits)
         prefs = snapshot(context)

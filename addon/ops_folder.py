@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import bpy
 
@@ -26,7 +27,11 @@ from .library import ClipInfo, add_under_free_id
 from .ops_library import clip_info, library_state, show_report
 from .preferences import snapshot
 from .results import make_client
+from .rna import window_manager
 from .state import set_status
+
+if TYPE_CHECKING:
+    from bpy.stub_internal.rna_enums import OperatorReturnItems
 
 __all__ = [
     "MAX_IN_FLIGHT",
@@ -143,20 +148,20 @@ class MOTIONSEARCH_OT_library_add_folder(bpy.types.Operator):
     bl_options = {"REGISTER"}  # noqa: RUF012 - Blender reads a set
 
     directory: bpy.props.StringProperty(name="Folder", subtype="DIR_PATH")  # type: ignore[valid-type]
-    recursive: bpy.props.BoolProperty(
+    recursive: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Sub-folders", default=True, description="Also add the files of sub-folders"
-    )  # type: ignore[valid-type]
+    )
     filter_folder: bpy.props.BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
     interactive: bpy.props.BoolProperty(default=False, options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
 
-    _timer = None
+    _timer: bpy.types.Timer | None = None
 
-    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[OperatorReturnItems]:
         if library_state(context).busy:
             self.report({"WARNING"}, "a folder is being added already (Esc cancels it)")
             return {"CANCELLED"}
         self.interactive = True
-        context.window_manager.fileselect_add(self)
+        window_manager(context).fileselect_add(self)
         return {"RUNNING_MODAL"}
 
     def _start(self, context: bpy.types.Context) -> FolderRun | None:
@@ -171,13 +176,13 @@ class MOTIONSEARCH_OT_library_add_folder(bpy.types.Operator):
         st.reports.clear()
         return run
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         run = self._start(context)
         if run is None:
             return {"CANCELLED"}
         if self.interactive and context.window is not None:
             _RUNS["current"] = run
-            wm = context.window_manager
+            wm = window_manager(context)
             wm.progress_begin(0, max(run.total, 1))
             self._timer = wm.event_timer_add(0.05, window=context.window)
             wm.modal_handler_add(self)
@@ -189,7 +194,7 @@ class MOTIONSEARCH_OT_library_add_folder(bpy.types.Operator):
                 time.sleep(0.01)
         return self._finish(context, run)
 
-    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[OperatorReturnItems]:
         run = _RUNS.get("current")
         if run is None:
             return {"CANCELLED"}
@@ -200,7 +205,7 @@ class MOTIONSEARCH_OT_library_add_folder(bpy.types.Operator):
             return {"PASS_THROUGH"} if event.type != "ESC" else {"RUNNING_MODAL"}
         jobs.get_queue().drain()
         run.step(context)
-        wm = context.window_manager
+        wm = window_manager(context)
         wm.progress_begin(0, max(run.total, 1))  # the sampler ends its own progress bar
         wm.progress_update(run.pos)
         st.progress = run.progress_text() + ("  (cancelling)" if run.cancelled else "  (Esc cancels)")
@@ -208,14 +213,16 @@ class MOTIONSEARCH_OT_library_add_folder(bpy.types.Operator):
             context.workspace.status_text_set(f"Motion Search: {st.progress}")
         if not run.finished:
             return {"RUNNING_MODAL"}
-        wm.event_timer_remove(self._timer)
+        if self._timer is not None:
+            wm.event_timer_remove(self._timer)
+            self._timer = None
         wm.progress_end()
         if context.workspace is not None:
             context.workspace.status_text_set(None)
         _RUNS.pop("current", None)
         return self._finish(context, run)
 
-    def _finish(self, context: bpy.types.Context, run: FolderRun) -> set[str]:
+    def _finish(self, context: bpy.types.Context, run: FolderRun) -> set[OperatorReturnItems]:
         st = library_state(context)
         st.busy, st.progress = False, ""
         summary = show_report(run.outcomes, run.cancelled)
@@ -233,7 +240,7 @@ class MOTIONSEARCH_OT_library_cancel(bpy.types.Operator):
     bl_label = "Cancel Adding"
     bl_options = {"REGISTER", "INTERNAL"}  # noqa: RUF012 - Blender reads a set
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         library_state(context).cancel_requested = True
         return {"FINISHED"}
 

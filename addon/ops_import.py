@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import bpy
 
@@ -26,7 +27,13 @@ from .preferences import snapshot
 from .prefs import Prefs
 from .results import alignment_to_json, make_client, show_error, show_words
 from .rigmap import check_mapping
+from .rna import armature, scene
 from .state import armature_mapping, bone_map_dict, object_state, set_bone_map, set_status, state
+
+if TYPE_CHECKING:
+    from bpy.stub_internal.rna_enums import OperatorReturnItems
+
+    from .anim.motion import ImportOptions
 
 __all__ = [
     "SEQUENCE_TRACK",
@@ -65,7 +72,7 @@ class ImportItem:
 def _undo_push(message: str) -> None:
     """Record an undo step for changes made from a timer callback (no-op without a window, e.g. headless)."""
     try:
-        if bpy.ops.ed.undo_push.poll():
+        if bpy.ops.ed.undo_push.poll():  # type: ignore[call-arg]  # stubs: operators as classes, poll unbound
             bpy.ops.ed.undo_push(message=message)
     except RuntimeError:
         pass
@@ -78,13 +85,14 @@ def _target(target_name: str) -> bpy.types.Object | None:
     return target
 
 
-def _options(context: bpy.types.Context, motion: MotionData, item: ImportItem, prefs: Prefs):
+def _options(context: bpy.types.Context, motion: MotionData, item: ImportItem, prefs: Prefs) -> ImportOptions:
     """The :class:`~.anim.motion.ImportOptions` of one clip from the preference snapshot."""
     from .anim.motion import ImportOptions
 
     segment = item.segment if prefs.clip_range == "SEGMENT" else None
     frames = segment_frames(motion.joints.shape[0], motion.fps, segment, prefs.margin)
-    start = context.scene.frame_current if prefs.start == "PLAYHEAD" else context.scene.frame_start
+    sc = scene(context)
+    start = sc.frame_current if prefs.start == "PLAYHEAD" else sc.frame_start
     return ImportOptions(
         frames=frames, mirror=prefs.mirror, frame_start=int(start), as_strip=prefs.place == "NLA"
     )
@@ -131,9 +139,10 @@ def finish_import(
 
     prefs = prefs or Prefs()
     target = _target(target_name)
-    mapping = armature_mapping(target) if target is not None else None
+    mapping = None
     if target is not None:
-        check_mapping(mapping, [b.name for b in target.data.bones], need_all=False)
+        mapping = armature_mapping(target)
+        check_mapping(mapping, [b.name for b in armature(target).bones], need_all=False)
     options = _options(context, motion, item or ImportItem(motion.id), prefs)
     result = import_motion(
         context, motion, target=target, mapping=mapping, root_motion=prefs.root_motion, options=options
@@ -147,7 +156,7 @@ def finish_import(
     ost.text, ost.alignment_json = text, alignment_json
     if colour and alignment_json:
         alignment = Alignment.from_json(json.loads(alignment_json))
-        ad = obj.animation_data
+        ad = obj.animation_data or obj.animation_data_create()
         keep = ad.action if options.as_strip else None
         if options.as_strip and keep is not None:
             ad.action = None  # key types only ever go on the imported keys, never on the user's action
@@ -180,7 +189,7 @@ def finish_sequence(
     target = _target(target_name)
     plans = [_options(context, m, it, prefs) for m, it in zip(motions, items, strict=True)]
     first = plans[0].frame_start
-    if target is not None and target.motion_search.colouring:
+    if target is not None and object_state(target).colouring:
         remove_colouring(target)
     obj = target
     track = SEQUENCE_TRACK
@@ -188,9 +197,10 @@ def finish_sequence(
         track = _free_track_name(obj)
     spans = []
     for motion, opts in zip(motions, plans, strict=True):
-        mapping = armature_mapping(obj) if obj is not None else None
+        mapping = None
         if obj is not None:
-            check_mapping(mapping, [b.name for b in obj.data.bones], need_all=False)
+            mapping = armature_mapping(obj)
+            check_mapping(mapping, [b.name for b in armature(obj).bones], need_all=False)
         opts = replace(opts, frame_start=first, as_strip=True, track_name=track)
         result = import_motion(context, motion, target=obj, mapping=mapping, root_motion=prefs.root_motion,
                                options=opts)  # fmt: skip
@@ -199,6 +209,8 @@ def finish_sequence(
             set_bone_map(obj, {n: n for n in motion.joint_names})
         spans.append((result.frame_start, result.frame_end))
         first = result.frame_end + 1 + prefs.gap  # gap = empty frames between two clips
+    if obj is None:  # not reached: plans[0] above needs at least one clip
+        raise AddonError("no clips to import in sequence")
     ost = object_state(obj)
     ost.text, ost.alignment_json = "", ""  # a sequence is not coloured: colouring explains one hit
     _undo_push(f"Import {len(motions)} motions in sequence")
@@ -212,7 +224,8 @@ def finish_sequence(
 
 def _free_track_name(obj: bpy.types.Object) -> str:
     """A sequence track name not yet used on ``obj`` (``"... sequence 2"``, ...)."""
-    names = set(obj.animation_data.nla_tracks.keys())
+    ad = obj.animation_data
+    names = set(ad.nla_tracks.keys()) if ad is not None else set()
     n = 2
     while f"{SEQUENCE_TRACK} {n}" in names:
         n += 1
@@ -228,7 +241,7 @@ def _target_name(context: bpy.types.Context, prefs: Prefs) -> str | None:
         set_status("select an armature to import onto (or choose 'New Armature')", error=True)
         return None
     try:
-        check_mapping(armature_mapping(obj), [b.name for b in obj.data.bones], need_all=False)
+        check_mapping(armature_mapping(obj), [b.name for b in armature(obj).bones], need_all=False)
     except AddonError as exc:
         show_error(exc)
         return None
@@ -237,7 +250,7 @@ def _target_name(context: bpy.types.Context, prefs: Prefs) -> str | None:
 
 def start_import(
     context: bpy.types.Context, items: list[ImportItem], *, colour: bool, sequence: bool
-) -> set[str]:
+) -> set[OperatorReturnItems]:
     """Check the target, then download ``items`` on a worker and import them when they arrive.
 
     Returns:
@@ -307,7 +320,7 @@ class MOTIONSEARCH_OT_import(bpy.types.Operator):
         st = state(context)
         return 0 <= st.hit_index < len(st.hits)
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         st = state(context)
         return start_import(context, [hit_item(st.hits[st.hit_index])], colour=self.colour, sequence=False)
 
@@ -323,7 +336,7 @@ class MOTIONSEARCH_OT_import_sequence(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return any(h.picked for h in state(context).hits)
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         picked = [hit_item(h) for h in state(context).hits if h.picked]
         if not picked:
             set_status("tick the results to import in sequence first", error=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import bpy
 
@@ -29,7 +30,13 @@ from .library import (
 )
 from .preferences import addon_prefs, snapshot
 from .results import make_client
-from .state import armature_mapping, set_bone_map, set_status
+from .rna import panel_layout, window_manager
+from .state import armature_mapping, object_state, set_bone_map, set_status
+
+if TYPE_CHECKING:
+    from bpy.stub_internal.rna_enums import OperatorReturnItems
+
+    from .anim.sample import SampledMotion
 
 __all__ = [
     "MOTIONSEARCH_OT_library_add_actions",
@@ -81,7 +88,8 @@ class MotionSearchLibraryState(bpy.types.PropertyGroup):
 
 def library_state(context: bpy.types.Context | None = None) -> MotionSearchLibraryState:
     """``WindowManager.motion_search_library``."""
-    return (context or bpy.context).window_manager.motion_search_library
+    wm: Any = window_manager(context)  # Any: motion_search_library is registered at run time
+    return wm.motion_search_library
 
 
 def clip_info(st: MotionSearchLibraryState, name: str, single: bool) -> ClipInfo:
@@ -105,7 +113,7 @@ def show_report(outcomes: list[Outcome], cancelled: bool = False, unit: str = "f
 
 
 def upload_clips(
-    client: BackendClient, clips: list[tuple[str, ClipInfo, object]], outcomes: list[Outcome]
+    client: BackendClient, clips: list[tuple[str, ClipInfo, SampledMotion]], outcomes: list[Outcome]
 ) -> None:
     """Send sampled clips one by one on a worker; each answer fills its :class:`Outcome` and the report.
 
@@ -147,7 +155,9 @@ def upload_clips(
     jobs.get_queue().submit(kind, work, on_done=on_done, on_error=on_error, on_item=on_item)
 
 
-def _sample_all(context, pairs) -> tuple[list[tuple[str, ClipInfo, object]], list[Outcome]]:
+def _sample_all(
+    context: bpy.types.Context, pairs: list[tuple[bpy.types.Object, bpy.types.Action]]
+) -> tuple[list[tuple[str, ClipInfo, SampledMotion]], list[Outcome]]:
     """Sample ``(armature, action)`` pairs on the main thread; failures become report rows."""
     from .anim.batch import sample_action
 
@@ -159,7 +169,7 @@ def _sample_all(context, pairs) -> tuple[list[tuple[str, ClipInfo, object]], lis
         outcomes.append(outcome)
         try:
             mapping = armature_mapping(obj, store=False)
-            if not len(obj.motion_search.bone_map):
+            if not len(object_state(obj).bone_map):
                 set_bone_map(obj, mapping)  # shown in the Bone Map panel, as Describe does
             sampled = sample_action(context, obj, action, mapping)
             clips.append((outcome.name, clip_info(st, name, len(pairs) == 1), sampled))
@@ -168,7 +178,12 @@ def _sample_all(context, pairs) -> tuple[list[tuple[str, ClipInfo, object]], lis
     return clips, outcomes
 
 
-def _send(op: bpy.types.Operator, context, pairs, skipped: list[Outcome]) -> set[str]:
+def _send(
+    op: bpy.types.Operator,
+    context: bpy.types.Context,
+    pairs: list[tuple[bpy.types.Object, bpy.types.Action]],
+    skipped: list[Outcome],
+) -> set[OperatorReturnItems]:
     try:
         client = make_client(snapshot(context))
         clips, outcomes = _sample_all(context, pairs)
@@ -197,7 +212,7 @@ class MOTIONSEARCH_OT_library_add_selected(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return any(o.type == "ARMATURE" for o in _selected(context))
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         pairs, skipped = [], []
         for obj in _selected(context):
             if obj.type != "ARMATURE":
@@ -222,7 +237,7 @@ class MOTIONSEARCH_OT_library_add_actions(bpy.types.Operator):
         name="Armature", description="Plays the actions no armature plays (default: the active armature)"
     )
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         from .anim.batch import file_actions
 
         chosen = bpy.data.objects.get(self.armature) if self.armature else context.active_object
@@ -255,7 +270,7 @@ class MOTIONSEARCH_OT_library_new(bpy.types.Operator):
     name: bpy.props.StringProperty(name="Name", default="My Library")  # type: ignore[valid-type]
     url: bpy.props.StringProperty(name="URL", default="")  # type: ignore[valid-type]
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         prefs = addon_prefs(context)
         if prefs is None:
             self.report({"WARNING"}, "the Motion Search preferences are not available")
@@ -286,8 +301,10 @@ class MOTIONSEARCH_OT_library_remove(bpy.types.Operator):
         prefs = addon_prefs(context)
         return prefs is not None and 0 <= prefs.library_index < len(prefs.libraries)
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         prefs = addon_prefs(context)
+        if prefs is None:
+            return {"CANCELLED"}
         prefs.libraries.remove(prefs.library_index)
         prefs.library_index = min(prefs.library_index, len(prefs.libraries) - 1)
         return {"FINISHED"}
@@ -312,10 +329,10 @@ class VIEW3D_PT_motion_search_library(bpy.types.Panel):
         """The library searched, in the header: visible while the panel is closed."""
         prefs = addon_prefs(context)
         if prefs is not None:
-            self.layout.label(text=_searched(prefs).split(" (")[0])
+            panel_layout(self).label(text=_searched(prefs).split(" (")[0])
 
     def draw(self, context: bpy.types.Context) -> None:
-        layout = self.layout
+        layout = panel_layout(self)
         prefs = addon_prefs(context)
         st = library_state(context)
         if prefs is not None:
@@ -356,9 +373,12 @@ classes = (
 
 def register_properties() -> None:
     """Attach ``WindowManager.motion_search_library`` (after the classes are registered)."""
-    bpy.types.WindowManager.motion_search_library = bpy.props.PointerProperty(type=MotionSearchLibraryState)
+    # ignores: a property added at run time, and the stubs type PointerProperty() as returning None
+    bpy.types.WindowManager.motion_search_library = bpy.props.PointerProperty(  # type: ignore[attr-defined,func-returns-value]
+        type=MotionSearchLibraryState
+    )
 
 
 def unregister_properties() -> None:
     """Remove ``WindowManager.motion_search_library`` (before the classes are unregistered)."""
-    del bpy.types.WindowManager.motion_search_library
+    del bpy.types.WindowManager.motion_search_library  # type: ignore[attr-defined]  # added at run time

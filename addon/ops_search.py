@@ -8,6 +8,7 @@ a closure to :mod:`.jobs`; the callbacks that show the answers are in :mod:`.res
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import bpy
 
@@ -15,7 +16,11 @@ from . import jobs
 from .errors import AddonError
 from .preferences import snapshot
 from .results import make_client, show_description, show_error, show_page
+from .rna import active_object
 from .state import armature_mapping, search_filters, set_status, state
+
+if TYPE_CHECKING:
+    from bpy.stub_internal.rna_enums import OperatorReturnItems
 
 __all__ = [
     "MOTIONSEARCH_OT_check_backend",
@@ -32,7 +37,7 @@ class MOTIONSEARCH_OT_search(bpy.types.Operator):
     bl_label = "Search"
     bl_options = {"REGISTER"}  # noqa: RUF012 - Blender reads a set
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         st = state(context)
         text = st.query.strip()
         if not text:
@@ -72,10 +77,10 @@ class MOTIONSEARCH_OT_describe(bpy.types.Operator):
         obj = context.active_object
         return obj is not None and obj.type == "ARMATURE"
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         from .anim.sample import sample_joints
 
-        obj = context.active_object
+        obj = active_object(context)
         mapping = armature_mapping(obj)
         prefs = snapshot(context)
         try:
@@ -101,7 +106,7 @@ class MOTIONSEARCH_OT_check_backend(bpy.types.Operator):
     bl_label = "Check Backend"
     bl_options = {"REGISTER"}  # noqa: RUF012 - Blender reads a set
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         prefs = snapshot(context)
         try:
             client = make_client(prefs)

@@ -232,7 +232,7 @@ def solve_pose(
             aim_b = bone_of.get(aim, -1) if aim >= 0 else -1
             pair = pairs.get(jj)
             pair_b = (bone_of.get(pair[0], -1), bone_of.get(pair[1], -1)) if pair else (-1, -1)
-            if aim_b >= 0 and min(pair_b) >= 0:  # full frame: aim + lateral axis
+            if pair is not None and aim_b >= 0 and min(pair_b) >= 0:  # full frame: aim + lateral axis
                 f_rest = frames_from_vectors(
                     rest_head[aim_b] - rest_head[b], rest_head[pair_b[0]] - rest_head[pair_b[1]]
                 )

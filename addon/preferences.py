@@ -204,8 +204,8 @@ def _draw_libraries(layout: bpy.types.UILayout, prefs: MotionSearchPreferences) 
 
 def addon_prefs(context: bpy.types.Context | None = None) -> MotionSearchPreferences | None:
     """The preferences, or None when the add-on is not enabled through Blender's add-on system."""
-    ctx = context or bpy.context
-    entry = ctx.preferences.addons.get(ADDON_ID)
+    prefs = (context or bpy.context).preferences
+    entry = prefs.addons.get(ADDON_ID) if prefs is not None else None
     return entry.preferences if entry is not None else None
 
 

@@ -18,14 +18,17 @@ import bpy.utils.previews
 
 __all__ = ["clear", "close", "has", "icon_id", "key_for_explain", "key_for_preview", "store"]
 
-_STATE: dict[str, object] = {}
+#: ``"pcoll"``: the preview collection (created on first use)
+_PCOLL: dict[str, bpy.utils.previews.ImagePreviewCollection] = {}
+#: ``"dir"``: the temporary folder of its PNG files
+_DIR: dict[str, str] = {}
 
 
-def _collection():
-    if "pcoll" not in _STATE:
-        _STATE["pcoll"] = bpy.utils.previews.new()
-        _STATE["dir"] = tempfile.mkdtemp(prefix="motion_search_previews_")
-    return _STATE["pcoll"]
+def _collection() -> bpy.utils.previews.ImagePreviewCollection:
+    if "pcoll" not in _PCOLL:
+        _PCOLL["pcoll"] = bpy.utils.previews.new()
+        _DIR["dir"] = tempfile.mkdtemp(prefix="motion_search_previews_")
+    return _PCOLL["pcoll"]
 
 
 def key_for_preview(motion_id: str) -> str:
@@ -41,7 +44,7 @@ def key_for_explain(motion_id: str, text: str) -> str:
 def store(key: str, png: bytes) -> int:
     """Load PNG bytes under ``key`` (replacing an older image); returns the icon id for ``icon_value``."""
     pcoll = _collection()
-    path = os.path.join(str(_STATE["dir"]), hashlib.sha1(key.encode("utf-8")).hexdigest() + ".png")
+    path = os.path.join(_DIR["dir"], hashlib.sha1(key.encode("utf-8")).hexdigest() + ".png")
     with open(path, "wb") as fh:
         fh.write(png)
     if key in pcoll:
@@ -52,27 +55,27 @@ def store(key: str, png: bytes) -> int:
 
 def has(key: str) -> bool:
     """Whether an image is cached under ``key``."""
-    return "pcoll" in _STATE and key in _STATE["pcoll"]  # type: ignore[operator]
+    return "pcoll" in _PCOLL and key in _PCOLL["pcoll"]
 
 
 def icon_id(key: str) -> int:
     """The icon id of ``key`` (0 when not loaded: the panel then draws a placeholder icon)."""
     if not has(key):
         return 0
-    return int(_STATE["pcoll"][key].icon_id)  # type: ignore[index]
+    return int(_PCOLL["pcoll"][key].icon_id)
 
 
 def clear() -> None:
     """Drop every cached image (keeps the collection)."""
-    if "pcoll" in _STATE:
-        _STATE["pcoll"].clear()  # type: ignore[union-attr]
+    if "pcoll" in _PCOLL:
+        _PCOLL["pcoll"].clear()
 
 
 def close() -> None:
     """Free the collection and delete its temporary folder (called from ``unregister``)."""
-    pcoll = _STATE.pop("pcoll", None)
+    pcoll = _PCOLL.pop("pcoll", None)
     if pcoll is not None:
         bpy.utils.previews.remove(pcoll)
-    folder = _STATE.pop("dir", None)
+    folder = _DIR.pop("dir", None)
     if folder:
         shutil.rmtree(str(folder), ignore_errors=True)

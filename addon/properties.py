@@ -132,9 +132,9 @@ class MotionSearchState(bpy.types.PropertyGroup):
     tags: bpy.props.CollectionProperty(type=MotionSearchFilterItem)  # type: ignore[valid-type]
     tag_index: bpy.props.IntProperty(name="Tag", default=0)  # type: ignore[valid-type]
     library_size: bpy.props.IntProperty(name="Library Size", default=-1)  # type: ignore[valid-type]
-    searched_filters: bpy.props.StringProperty(
+    searched_filters: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Searched Filters", description="Filters of the listed search (JSON)"
-    )  # type: ignore[valid-type]
+    )
     more_available: bpy.props.BoolProperty(name="More Results", default=False)  # type: ignore[valid-type]
 
 
@@ -171,11 +171,12 @@ classes = (
 
 def register_properties() -> None:
     """Attach the pointer properties (after the classes are registered)."""
-    bpy.types.WindowManager.motion_search = bpy.props.PointerProperty(type=MotionSearchState)
-    bpy.types.Object.motion_search = bpy.props.PointerProperty(type=MotionSearchObject)
+    # ignores: properties added at run time, and the stubs type PointerProperty() as returning None
+    bpy.types.WindowManager.motion_search = bpy.props.PointerProperty(type=MotionSearchState)  # type: ignore[attr-defined,func-returns-value]
+    bpy.types.Object.motion_search = bpy.props.PointerProperty(type=MotionSearchObject)  # type: ignore[attr-defined,func-returns-value]
 
 
 def unregister_properties() -> None:
     """Remove the pointer properties (before the classes are unregistered)."""
-    del bpy.types.Object.motion_search
-    del bpy.types.WindowManager.motion_search
+    del bpy.types.Object.motion_search  # type: ignore[attr-defined]  # added at run time
+    del bpy.types.WindowManager.motion_search  # type: ignore[attr-defined]  # added at run time

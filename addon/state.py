@@ -15,6 +15,7 @@ import bpy
 
 from .errors import MotionDataError
 from .rigmap import detect_mapping
+from .rna import armature, window_manager
 from .skeleton import SMPL_JOINT_NAMES
 
 __all__ = [
@@ -34,12 +35,14 @@ __all__ = [
 
 def state(context: bpy.types.Context | None = None) -> Any:
     """The panel state (``properties.MotionSearchState``) of the current window manager."""
-    return (context or bpy.context).window_manager.motion_search
+    wm: Any = window_manager(context)  # Any: motion_search is registered at run time (register_properties)
+    return wm.motion_search
 
 
 def object_state(obj: bpy.types.Object) -> Any:
     """The add-on's state (``properties.MotionSearchObject``) stored on ``obj``."""
-    return obj.motion_search
+    holder: Any = obj  # Any: motion_search is registered at run time (register_properties)
+    return holder.motion_search
 
 
 def redraw() -> None:
@@ -63,12 +66,12 @@ def set_status(text: str, error: bool = False, context: bpy.types.Context | None
 
 def bone_map_dict(obj: bpy.types.Object) -> dict[str, str]:
     """The object's bone map as ``{smpl_joint: bone}`` (unmapped rows left out)."""
-    return {row.joint: row.bone for row in obj.motion_search.bone_map if row.bone}
+    return {row.joint: row.bone for row in object_state(obj).bone_map if row.bone}
 
 
 def set_bone_map(obj: bpy.types.Object, mapping: dict[str, str]) -> None:
     """Replace the object's bone map with 22 rows (one per SMPL joint, empty when unmapped)."""
-    rows = obj.motion_search.bone_map
+    rows = object_state(obj).bone_map
     rows.clear()
     for joint in SMPL_JOINT_NAMES:
         row = rows.add()
@@ -78,9 +81,10 @@ def set_bone_map(obj: bpy.types.Object, mapping: dict[str, str]) -> None:
 
 def bone_hierarchy(obj: bpy.types.Object) -> tuple[list[str], list[int]]:
     """The armature's bone names and the parent index of each (-1 for roots)."""
-    names = [b.name for b in obj.data.bones]
+    bones = armature(obj).bones
+    names = [b.name for b in bones]
     index = {n: i for i, n in enumerate(names)}
-    return names, [index[b.parent.name] if b.parent else -1 for b in obj.data.bones]
+    return names, [index[b.parent.name] if b.parent else -1 for b in bones]
 
 
 def detect_armature_mapping(obj: bpy.types.Object) -> dict[str, str]:

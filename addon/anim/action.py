@@ -12,11 +12,14 @@ read. Both pick the API with ``hasattr(action, "layers")``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import bpy
 import numpy as np
+
+from ..rna import slotted
 
 __all__ = [
     "Channel",
@@ -64,31 +67,32 @@ def new_action(name: str) -> bpy.types.Action:
     return action
 
 
-def ensure_slot(action: bpy.types.Action, obj: bpy.types.ID) -> bpy.types.ActionSlot | None:
-    """The action's slot for ``obj`` (created on first use); None on Blender < 4.4."""
+def ensure_slot(action: bpy.types.Action, obj: bpy.types.ID) -> Any:
+    """The action's slot (a ``bpy.types.ActionSlot``) for ``obj``, created on first use; None on Blender < 4.4."""
     if not is_slotted(action):
         return None
+    slots = slotted(action).slots
     want = "OB" + obj.name
-    for slot in action.slots:
+    for slot in slots:
         if slot.identifier == want:
             return slot
-    for slot in action.slots:
+    for slot in slots:
         if getattr(slot, "target_id_type", "OBJECT") == "OBJECT":
             return slot
-    return action.slots.new(id_type="OBJECT", name=obj.name)
+    return slots.new(id_type="OBJECT", name=obj.name)
 
 
-def assign_action(obj: bpy.types.Object, action: bpy.types.Action) -> bpy.types.ActionSlot | None:
-    """Make ``action`` the active action of ``obj`` (and pick its slot on 4.4+)."""
+def assign_action(obj: bpy.types.Object, action: bpy.types.Action) -> Any:
+    """Make ``action`` the active action of ``obj`` (and pick its slot on 4.4+); returns the slot or None."""
     ad = obj.animation_data or obj.animation_data_create()
     slot = ensure_slot(action, obj)
     if ad.action != action:
         ad.action = action
     if slot is not None:
-        current = ad.action_slot
+        current = slotted(ad).action_slot
         # Re-assigning the slot that is already assigned crashes bpy 5.0 headless; only set when different.
         if current is None or current.handle != slot.handle:
-            ad.action_slot = slot
+            slotted(ad).action_slot = slot
     return slot
 
 
@@ -119,7 +123,7 @@ def add_strip(
     return strip
 
 
-def channel_container(action: bpy.types.Action, obj: bpy.types.ID, create: bool = True):
+def channel_container(action: bpy.types.Action, obj: bpy.types.ID, create: bool = True) -> Any:
     """Where F-Curves of ``obj`` live: the action (4.2-4.3) or the slot's channelbag (4.4+).
 
     The returned object has ``fcurves`` (with ``new``/``find``/``remove``) and ``groups``.
@@ -130,11 +134,12 @@ def channel_container(action: bpy.types.Action, obj: bpy.types.ID, create: bool 
     if not is_slotted(action):
         return action
     slot = ensure_slot(action, obj)
-    if not action.layers:
+    layers = slotted(action).layers
+    if not layers:
         if not create:
             return None
-        action.layers.new("Layer")
-    layer = action.layers[0]
+        layers.new("Layer")
+    layer = layers[0]
     if not layer.strips:
         if not create:
             return None
@@ -147,14 +152,14 @@ def action_fcurves(action: bpy.types.Action) -> list[bpy.types.FCurve]:
     if not is_slotted(action):
         return list(action.fcurves)
     out: list[bpy.types.FCurve] = []
-    for layer in action.layers:
+    for layer in slotted(action).layers:
         for strip in layer.strips:
             for bag in getattr(strip, "channelbags", []):
                 out.extend(bag.fcurves)
     return out
 
 
-def _new_fcurve(container, data_path: str, index: int, group: str) -> bpy.types.FCurve:
+def _new_fcurve(container: Any, data_path: str, index: int, group: str) -> bpy.types.FCurve:
     """Create an F-Curve in ``container`` inside ``group`` (API differences handled here)."""
     if isinstance(container, bpy.types.Action):  # 4.2-4.3
         return container.fcurves.new(data_path, index=index, action_group=group)
@@ -167,9 +172,17 @@ def _new_fcurve(container, data_path: str, index: int, group: str) -> bpy.types.
         return fc
 
 
+def _keyframe_enum_value(prop: str, name: str) -> int:
+    """Integer value of the item ``name`` of the enum property ``prop`` of keyframes (for ``foreach_set``)."""
+    rna_prop = bpy.types.Keyframe.bl_rna.properties[prop]
+    if not isinstance(rna_prop, bpy.types.EnumProperty):
+        raise TypeError(f"Keyframe.{prop} is not an enum property")
+    return rna_prop.enum_items[name].value
+
+
 def key_type_value(name: str) -> int:
     """Integer value of a keyframe type name (for ``foreach_set``)."""
-    return bpy.types.Keyframe.bl_rna.properties["type"].enum_items[name].value
+    return _keyframe_enum_value("type", name)
 
 
 def write_channels(
@@ -178,7 +191,7 @@ def write_channels(
     channels: Iterable[Channel],
     *,
     interpolation: str = "LINEAR",
-    progress: object | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> list[bpy.types.FCurve]:
     """Write sampled channels as keyframes (replacing existing keys of those F-Curves).
 
@@ -193,7 +206,7 @@ def write_channels(
         The written F-Curves, in channel order.
     """
     container = channel_container(action, obj, create=True)
-    interp = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items[interpolation].value
+    interp = _keyframe_enum_value("interpolation", interpolation)
     out = []
     for i, ch in enumerate(channels):
         fc = container.fcurves.find(ch.data_path, index=ch.index)
@@ -211,7 +224,7 @@ def write_channels(
         fc.update()
         out.append(fc)
         if progress is not None:
-            progress(i)  # type: ignore[operator]
+            progress(i)
     return out
 
 

@@ -9,6 +9,7 @@ import bpy
 import numpy as np
 
 from ..posing import RigSpec
+from ..rna import armature, collection, pose, view_layer
 from ..skeleton import LEAF_LENGTH, aim_children
 
 __all__ = ["bone_parents", "build_armature", "ensure_object_mode", "rig_spec"]
@@ -16,7 +17,7 @@ __all__ = ["bone_parents", "build_armature", "ensure_object_mode", "rig_spec"]
 
 def ensure_object_mode(context: bpy.types.Context) -> None:
     """Leave edit / pose mode of the active object (needed before switching objects)."""
-    obj = context.view_layer.objects.active
+    obj = view_layer(context).objects.active
     if obj is not None and obj.mode != "OBJECT":
         bpy.ops.object.mode_set(mode="OBJECT")
 
@@ -52,10 +53,11 @@ def build_armature(
         arm.show_bone_colors = True
     obj = bpy.data.objects.new(name, arm)
     obj.show_in_front = True
-    context.collection.objects.link(obj)
-    for other in context.view_layer.objects:
+    collection(context).objects.link(obj)
+    layer = view_layer(context)
+    for other in layer.objects:
         other.select_set(False)
-    context.view_layer.objects.active = obj
+    layer.objects.active = obj
     obj.select_set(True)
     aims = aim_children(joint_names, parents)
     bpy.ops.object.mode_set(mode="EDIT")
@@ -80,14 +82,14 @@ def build_armature(
                 bones[i].parent = bones[p]
     finally:
         bpy.ops.object.mode_set(mode="OBJECT")
-    for pb in obj.pose.bones:
+    for pb in pose(obj).bones:
         pb.rotation_mode = "QUATERNION"
     return obj
 
 
 def bone_parents(obj: bpy.types.Object) -> tuple[list[str], list[int]]:
     """Bone names and parent indices (-1 for roots) of an armature object."""
-    bones = obj.data.bones
+    bones = armature(obj).bones
     names = [b.name for b in bones]
     index = {n: i for i, n in enumerate(names)}
     return names, [index[b.parent.name] if b.parent else -1 for b in bones]
@@ -105,7 +107,7 @@ def rig_spec(obj: bpy.types.Object, mapping: Mapping[str, str], joint_names: Seq
         The :class:`RigSpec` (rest ``matrix_local`` of every bone, hierarchy, bone -> joint index).
     """
     names, parents = bone_parents(obj)
-    rest = np.array([np.array(b.matrix_local) for b in obj.data.bones], dtype=np.float64).reshape(-1, 4, 4)
+    rest = np.array([np.array(b.matrix_local) for b in armature(obj).bones], dtype=np.float64).reshape(-1, 4, 4)
     joint_of_bone = {
         bone: joint_names.index(joint) for joint, bone in mapping.items() if joint in joint_names and bone
     }

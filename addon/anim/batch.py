@@ -17,10 +17,12 @@ import contextlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import bpy
 
 from ..errors import AddonError
+from ..rna import armature, preferences, scene, slotted
 from ..state import armature_mapping
 from .action import action_fcurves, assign_action, is_slotted
 from .motion import scene_fps
@@ -42,7 +44,7 @@ MAX_SECONDS = 600.0
 #: pose-bone channels that move a bone (colour channels of the alignment colouring do not count)
 _MOTION_PROPS = ("location", "rotation_quaternion", "rotation_euler", "rotation_axis_angle", "scale")
 #: Blender's importers: file kind -> (operator path, the add-on that provides it, keyword arguments)
-_IMPORTERS = {
+_IMPORTERS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "bvh": ("import_anim.bvh", "io_anim_bvh", {"update_scene_fps": True, "update_scene_duration": True,
                                                 "rotate_mode": "NATIVE", "axis_forward": "-Z", "axis_up": "Y"}),
     "fbx": ("import_scene.fbx", "io_scene_fbx", {"use_anim": True}),
@@ -71,17 +73,19 @@ def action_bones(action: bpy.types.Action) -> set[str]:
     return out
 
 
-def _restore(obj: bpy.types.Object, action, slot_handle, use_nla: bool) -> None:
-    ad = obj.animation_data
+def _restore(
+    ad: bpy.types.AnimData, action: bpy.types.Action | None, slot_handle: int | None, use_nla: bool
+) -> None:
     if action is None:
         ad.action = None
     else:
         if ad.action != action:
             ad.action = action
-        if slot_handle is not None and (ad.action_slot is None or ad.action_slot.handle != slot_handle):
-            slot = next((s for s in action.slots if s.handle == slot_handle), None)
+        current = slotted(ad).action_slot if slot_handle is not None else None
+        if slot_handle is not None and (current is None or current.handle != slot_handle):
+            slot = next((s for s in slotted(action).slots if s.handle == slot_handle), None)
             if slot is not None:
-                ad.action_slot = slot
+                slotted(ad).action_slot = slot
     ad.use_nla = use_nla
 
 
@@ -94,22 +98,24 @@ def sample_action(
         RigMapError: joints neither mapped nor derivable (all listed).
         MotionDataError: the action is longer than the backend's 10 minutes.
     """
-    fps = scene_fps(context.scene)
-    start, end = action.frame_range
+    fps = scene_fps(scene(context))
+    start, end = action.frame_range[0], action.frame_range[1]
     if (end - start) / fps > MAX_SECONDS:
         raise FileImportError(
             f"action {action.name!r} lasts {(end - start) / fps:.0f} s; the library takes at most {MAX_SECONDS:g} s"
         )
     ad = obj.animation_data or obj.animation_data_create()
     old = ad.action
-    old_slot = ad.action_slot.handle if old is not None and is_slotted(old) and ad.action_slot else None
+    old_slot = (
+        slotted(ad).action_slot.handle if old is not None and is_slotted(old) and slotted(ad).action_slot else None
+    )
     use_nla = ad.use_nla
     try:
         assign_action(obj, action)
         ad.use_nla = False
         return sample_joints(context, obj, mapping, max_frames=math.ceil(MAX_SECONDS * fps) + 1)
     finally:
-        _restore(obj, old, old_slot, use_nla)
+        _restore(ad, old, old_slot, use_nla)
 
 
 def file_actions(
@@ -135,7 +141,7 @@ def file_actions(
             continue  # object, shape-key or colour actions: not a body motion
         owner = owners.get(action.name)
         if owner is None and chosen is not None and chosen.type == "ARMATURE":
-            missing = bones - set(chosen.data.bones.keys())
+            missing = bones - set(armature(chosen).bones.keys())
             if not missing:
                 owner = chosen
             else:
@@ -188,7 +194,7 @@ def isolated_scene(
 
 def _run_importer(kind: str, path: str) -> None:
     op_path, module, kwargs = _IMPORTERS[kind]
-    if module not in bpy.context.preferences.addons:
+    if module not in preferences().addons:
         raise FileImportError(
             f"Blender's {kind.upper()} importer is disabled: enable the add-on {module!r} in Preferences > Add-ons"
         )
@@ -223,7 +229,7 @@ def sample_file(context: bpy.types.Context, path: str, kind: str, stem: str) -> 
         ctx = bpy.context
         jobs: list[tuple[bpy.types.Object, bpy.types.Action]] = []
         for obj in arms:
-            bones = set(obj.data.bones.keys())
+            bones = set(armature(obj).bones.keys())
             for action in bpy.data.actions:
                 moved = action_bones(action)
                 if action.as_pointer() not in before and moved and moved <= bones:

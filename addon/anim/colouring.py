@@ -27,9 +27,13 @@ from collections.abc import Mapping
 
 import bpy
 import numpy as np
+from mathutils import Color
 
+from ..errors import AddonError
 from ..heat import heat_colour, heat_colours, keyframe_type, strength_per_frame, window_frame_spans
 from ..payloads import Alignment
+from ..rna import armature, bone_colour, pose, scene
+from ..state import bone_map_dict, object_state
 from .action import Channel, action_fcurves, ensure_slot, key_type_value, new_action, write_channels
 
 __all__ = [
@@ -57,13 +61,20 @@ def _set_custom(colour: bpy.types.BoneColor, rgb: tuple[float, float, float]) ->
     colour.custom.active = _lighter(rgb, 0.7)
 
 
+def _rgb(colour: Color | None) -> list[float]:
+    """``[r, g, b]`` of a colour of a bone colour set (the stubs type ``active`` optional)."""
+    if colour is None:
+        raise AddonError("bone colour set without a colour")
+    return [colour.r, colour.g, colour.b]
+
+
 def _save_colour(colour: bpy.types.BoneColor) -> dict:
-    saved = {"palette": colour.palette}
+    saved: dict = {"palette": colour.palette}
     if colour.palette == "CUSTOM":
         saved.update(
-            normal=list(colour.custom.normal),
-            select=list(colour.custom.select),
-            active=list(colour.custom.active),
+            normal=_rgb(colour.custom.normal),
+            select=_rgb(colour.custom.select),
+            active=_rgb(colour.custom.active),
         )
     return saved
 
@@ -124,29 +135,30 @@ def apply_colouring(
     spans = window_frame_spans([(w.start, w.end) for w in alignment.windows], fps, frame_start)
     last = max([b for _, b in spans] + [frame_start])
     frames = np.arange(int(np.floor(frame_start)), int(np.ceil(last)) + 1, dtype=np.float64)
-    bones = {j: b for j, b in mapping.items() if b and b in obj.data.bones}
+    arm_bones, pose_bones = armature(obj).bones, pose(obj).bones
+    bones = {j: b for j, b in mapping.items() if b and b in arm_bones}
     saved: dict = {"bones": {}, "pose": {}, "keys": {}}
     channels: list[Channel] = []
     for joint, bone in bones.items():
-        saved["bones"][bone] = _save_colour(obj.data.bones[bone].color)
-        saved["pose"][bone] = _save_colour(obj.pose.bones[bone].color)
-        _set_custom(obj.data.bones[bone].color, heat_colour(alignment.joint_strength.get(joint, 0.0)))
+        saved["bones"][bone] = _save_colour(bone_colour(arm_bones[bone]))
+        saved["pose"][bone] = _save_colour(bone_colour(pose_bones[bone]))
+        _set_custom(bone_colour(arm_bones[bone]), heat_colour(alignment.joint_strength.get(joint, 0.0)))
         strengths = strength_per_frame(alignment.joint_window_strength.get(joint, []), spans, frames)
         change = np.r_[True, np.diff(strengths) != 0]
         rgb = heat_colours(strengths[change])
         esc = bpy.utils.escape_identifier(bone)
-        for slot, amount in (("normal", 0.0), ("select", 0.45), ("active", 0.7)):
+        for colour_set, amount in (("normal", 0.0), ("select", 0.45), ("active", 0.7)):
             values = rgb + (1.0 - rgb) * amount
             channels += [
-                Channel(f'pose.bones["{esc}"].color.custom.{slot}', i, bone, frames[change], values[:, i])
+                Channel(f'pose.bones["{esc}"].color.custom.{colour_set}', i, bone, frames[change], values[:, i])
                 for i in range(3)
             ]
-        obj.pose.bones[bone].color.palette = "CUSTOM"
+        bone_colour(pose_bones[bone]).palette = "CUSTOM"
     if motion is not None:
         by_bone = {b: j for j, b in bones.items()}
         for fc in action_fcurves(motion):
-            bone = _bone_of_path(fc.data_path)
-            if bone not in by_bone:
+            path_bone = _bone_of_path(fc.data_path)
+            if path_bone is None or path_bone not in by_bone:
                 continue
             n = len(fc.keyframe_points)
             co = np.zeros(2 * n, dtype=np.float32)
@@ -154,12 +166,12 @@ def apply_colouring(
             types = np.zeros(n, dtype=np.int32)
             fc.keyframe_points.foreach_get("type", types)
             saved["keys"][f"{fc.data_path}|{fc.array_index}"] = types.tolist()
-            s = strength_per_frame(alignment.joint_window_strength.get(by_bone[bone], []), spans, co[0::2])
+            s = strength_per_frame(alignment.joint_window_strength.get(by_bone[path_bone], []), spans, co[0::2])
             fc.keyframe_points.foreach_set(
                 "type", np.array([key_type_value(keyframe_type(v)) for v in s], np.int32)
             )
             fc.update()
-    label = (text or obj.motion_search.text or obj.name)[:40]
+    label = (text or object_state(obj).text or obj.name)[:40]
     action = new_action(f"{label} colours")
     action.use_fake_user = False
     write_channels(obj, action, channels, interpolation="CONSTANT")
@@ -174,7 +186,7 @@ def apply_colouring(
     ):
         strip.action_slot = slot
     strip.extrapolation = "HOLD"
-    st = obj.motion_search
+    st = object_state(obj)
     st.saved_json = json.dumps(saved)
     _set_flag(obj, True)
     return len(bones)
@@ -182,14 +194,15 @@ def apply_colouring(
 
 def remove_colouring(obj: bpy.types.Object) -> None:
     """Remove every trace of colouring from ``obj``: bone colours, the NLA track and its action, key types."""
-    st = obj.motion_search
+    st = object_state(obj)
     saved = json.loads(st.saved_json) if st.saved_json else {"bones": {}, "pose": {}, "keys": {}}
+    arm_bones, pose_bones = armature(obj).bones, pose(obj).bones
     for bone, colour in saved.get("bones", {}).items():
-        if bone in obj.data.bones:
-            _restore_colour(obj.data.bones[bone].color, colour)
+        if bone in arm_bones:
+            _restore_colour(bone_colour(arm_bones[bone]), colour)
     for bone, colour in saved.get("pose", {}).items():
-        if bone in obj.pose.bones:
-            _restore_colour(obj.pose.bones[bone].color, colour)
+        if bone in pose_bones:
+            _restore_colour(bone_colour(pose_bones[bone]), colour)
     ad = obj.animation_data
     if ad is not None:
         track = ad.nla_tracks.get(TRACK_NAME)
@@ -215,7 +228,7 @@ def remove_colouring(obj: bpy.types.Object) -> None:
 
 def _set_flag(obj: bpy.types.Object, value: bool) -> None:
     """Set the colouring toggle without re-running its update callback."""
-    st = obj.motion_search
+    st = object_state(obj)
     if st.colouring == value:
         return
     _guard.add(obj.name)
@@ -229,7 +242,7 @@ def on_toggle(obj: bpy.types.Object) -> None:
     """Update callback of the ``colouring`` toggle: on colours from the stored alignment, off removes all."""
     if obj.name in _guard:
         return
-    if obj.motion_search.colouring:
+    if object_state(obj).colouring:
         if apply_from_state(obj) == 0:
             _set_flag(obj, False)
     else:
@@ -238,14 +251,13 @@ def on_toggle(obj: bpy.types.Object) -> None:
 
 def apply_from_state(obj: bpy.types.Object) -> int:
     """Colour ``obj`` from the alignment stored on it; 0 when nothing is stored."""
-    st = obj.motion_search
+    st = object_state(obj)
     if not st.alignment_json:
         return 0
-    from ..state import bone_map_dict
     from .motion import scene_fps
 
     alignment = Alignment.from_json(json.loads(st.alignment_json))
-    mapping = bone_map_dict(obj) or {b.name: b.name for b in obj.data.bones}
+    mapping = bone_map_dict(obj) or {b.name: b.name for b in armature(obj).bones}
     return apply_colouring(
-        obj, alignment, mapping, st.frame_start, scene_fps(bpy.context.scene), text=st.text
+        obj, alignment, mapping, st.frame_start, scene_fps(scene()), text=st.text
     )

@@ -37,7 +37,10 @@ from mathutils import Matrix
 from ..clipedit import anchor_root, mirror_joints
 from ..payloads import MotionData
 from ..posing import location_residual, matrices_to_quaternions, solve_pose
+from ..rna import armature, pose, window_manager
+from ..rna import scene as scene_of
 from ..skeleton import bone_lengths, remove_root_motion, resample, tpose_rest, yup_to_zup
+from ..state import object_state
 from .action import Channel, add_strip, assign_action, new_action, write_channels
 from .armature import build_armature, rig_spec
 
@@ -144,7 +147,7 @@ def import_motion(
         :class:`ImportResult`.
     """
     opts = options or ImportOptions()
-    scene = context.scene
+    scene = scene_of(context)
     fps = scene_fps(scene)
     names = list(motion.joint_names)
     first, last = opts.frames if opts.frames is not None else (0, motion.joints.shape[0] - 1)
@@ -164,7 +167,7 @@ def import_motion(
         exact, scale = True, 1.0
     else:
         obj = target
-        bone_map = {j: b for j, b in (mapping or {}).items() if b in obj.data.bones}
+        bone_map = {j: b for j, b in (mapping or {}).items() if b in armature(obj).bones}
         to_local = np.linalg.inv(np.array(obj.matrix_world))
         joints = joints @ to_local[:3, :3].T + to_local[:3, 3]
         exact = False
@@ -195,7 +198,7 @@ def import_motion(
             loc = basis[:, b, :3, 3]
             channels += [Channel(_path(bone, "location"), i, bone, frames, loc[:, i]) for i in range(3)]
     action = new_action(f"{label} motion" + (" (mirrored)" if opts.mirror else ""))
-    wm = context.window_manager
+    wm = window_manager(context)
     wm.progress_begin(0, max(len(channels), 1))
     try:
 
@@ -207,7 +210,7 @@ def import_motion(
         write_channels(obj, action, channels, progress=step)
     finally:
         wm.progress_end()
-    for pb in obj.pose.bones:
+    for pb in pose(obj).bones:
         if spec.bone_joint[spec.bone_names.index(pb.name)] >= 0:
             pb.rotation_mode = "QUATERNION"
         pb.matrix_basis = Matrix.Identity(4)
@@ -219,7 +222,7 @@ def import_motion(
     frame_end = int(frames[-1])
     scene.frame_end = max(scene.frame_end, frame_end)
     origin = frame_start - first * fps / motion.fps
-    st = obj.motion_search
+    st = object_state(obj)
     st.clip_id = motion.id
     st.frame_start = float(origin)
     return ImportResult(

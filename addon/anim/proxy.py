@@ -14,7 +14,10 @@ from __future__ import annotations
 import bmesh
 import bpy
 import numpy as np
-from mathutils import Matrix, Vector
+from mathutils import Matrix
+
+from ..errors import AddonError
+from ..rna import armature, bone_colour, collection, pose
 
 __all__ = ["PROXY_SUFFIX", "add_proxy"]
 
@@ -34,8 +37,9 @@ def _radius(name: str, length: float) -> float:
 
 def _material(name: str, obj: bpy.types.Object, bone: str) -> bpy.types.Material:
     mat = bpy.data.materials.get(name) or bpy.data.materials.new(name)
-    pb = obj.pose.bones[bone]
-    colour = tuple(pb.color.custom.normal) if pb.color.palette == "CUSTOM" else (0.6, 0.6, 0.6)
+    bone_colours = bone_colour(pose(obj).bones[bone])
+    normal = bone_colours.custom.normal
+    colour = (normal.r, normal.g, normal.b) if bone_colours.palette == "CUSTOM" else (0.6, 0.6, 0.6)
     mat.diffuse_color = (*colour, 1.0)
     mat.roughness = 0.6
     esc = bpy.utils.escape_identifier(bone)
@@ -43,6 +47,8 @@ def _material(name: str, obj: bpy.types.Object, bone: str) -> bpy.types.Material
         mat.driver_remove("diffuse_color", i)
         fc = mat.driver_add("diffuse_color", i)
         drv = fc.driver
+        if drv is None:
+            raise AddonError(f"Blender made no driver for {name}.diffuse_color[{i}]")
         drv.type = "AVERAGE"
         var = drv.variables.new()
         var.name = "c"
@@ -73,10 +79,11 @@ def add_proxy(
     bm = bmesh.new()
     groups: list[tuple[str, list[int]]] = []
     materials: list[bpy.types.Material] = []
-    wanted = bones or [b.name for b in obj.data.bones if b.use_deform]
+    arm_bones = armature(obj).bones
+    wanted = bones or [b.name for b in arm_bones if b.use_deform]
     for index, bone_name in enumerate(wanted):
-        bone = obj.data.bones[bone_name]
-        head, tail = Vector(bone.head_local), Vector(bone.tail_local)
+        bone = arm_bones[bone_name]
+        head, tail = bone.head_local.copy(), bone.tail_local.copy()
         length = max((tail - head).length, 1e-3)
         if "head" in bone_name.lower():
             tail = head + (tail - head).normalized() * max(length, 0.2)
@@ -103,7 +110,7 @@ def add_proxy(
     bm.to_mesh(mesh)
     bm.free()
     body = bpy.data.objects.new(name, mesh)
-    (obj.users_collection[0] if obj.users_collection else context.collection).objects.link(body)
+    (obj.users_collection[0] if obj.users_collection else collection(context)).objects.link(body)
     for mat in materials:
         mesh.materials.append(mat)
     for bone_name, verts in groups:
@@ -113,5 +120,7 @@ def add_proxy(
     body.matrix_parent_inverse = Matrix.Identity(4)
     body.matrix_basis = Matrix.Identity(4)
     mod = body.modifiers.new("Armature", "ARMATURE")
+    if not isinstance(mod, bpy.types.ArmatureModifier):
+        raise AddonError(f"Blender made a {type(mod).__name__} for an Armature modifier")
     mod.object = obj
     return body

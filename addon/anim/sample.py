@@ -18,6 +18,8 @@ import numpy as np
 
 from ..errors import MotionDataError
 from ..rigmap import check_mapping, derivable_joints
+from ..rna import armature, pose, window_manager
+from ..rna import scene as scene_of
 from ..skeleton import SMPL_JOINT_NAMES, zup_to_yup
 from .motion import scene_fps
 
@@ -45,8 +47,8 @@ def action_frame_range(obj: bpy.types.Object, scene: bpy.types.Scene) -> tuple[i
     """Frames covered by the object's active action (the scene range when it has none)."""
     ad = obj.animation_data
     if ad is not None and ad.action is not None:
-        start, end = ad.action.frame_range
-        return int(np.floor(start)), int(np.ceil(end))
+        frames = ad.action.frame_range
+        return int(np.floor(frames[0])), int(np.ceil(frames[1]))
     return int(scene.frame_start), int(scene.frame_end)
 
 
@@ -73,9 +75,9 @@ def sample_joints(
         RigMapError: joints that are neither mapped nor derivable (all listed).
         MotionDataError: an empty or too long frame range.
     """
-    bones = obj.data.bones
+    bones = armature(obj).bones
     check_mapping(mapping, [b.name for b in bones], need_all=True)
-    scene = context.scene
+    scene = scene_of(context)
     first, last = frame_range or action_frame_range(obj, scene)
     count = last - first + 1
     if count < 1 or count > max_frames:
@@ -88,14 +90,14 @@ def sample_joints(
     heads = np.zeros(len(bones) * 3, dtype=np.float32)
     out = np.zeros((count, len(SMPL_JOINT_NAMES), 3))
     keep = scene.frame_current
-    wm = context.window_manager
+    wm = window_manager(context)
     wm.progress_begin(0, count)
     try:
         for t, frame in enumerate(range(first, last + 1)):
             if t % 50 == 0:
                 wm.progress_update(t)
             scene.frame_set(frame)
-            obj.pose.bones.foreach_get("head", heads)
+            pose(obj).bones.foreach_get("head", heads)
             mw = np.array(obj.matrix_world)
             world = heads.reshape(-1, 3).astype(np.float64) @ mw[:3, :3].T + mw[:3, 3]
             for j, name in enumerate(SMPL_JOINT_NAMES):
