@@ -4,12 +4,18 @@
 from __future__ import annotations
 
 import textwrap
+from typing import TYPE_CHECKING
 
 import bpy
 
 from . import jobs, previews
 from .heat import part_label
 from .preferences import addon_prefs
+from .rna import active_object, panel_layout
+from .state import object_state, state
+
+if TYPE_CHECKING:
+    from bpy.stub_internal.rna_enums import IconItems, RegionTypeItems, SpaceTypeItems
 
 __all__ = [
     "NO_CLOSE_MATCH",
@@ -32,7 +38,7 @@ __all__ = [
 NO_CLOSE_MATCH = "No close match in your library - the nearest hits:"
 
 
-def _wrapped(layout: bpy.types.UILayout, context: bpy.types.Context, text: str, icon: str = "NONE") -> None:
+def _wrapped(layout: bpy.types.UILayout, context: bpy.types.Context, text: str, icon: IconItems = "NONE") -> None:
     """Labels for ``text`` wrapped to the sidebar's width."""
     width = max(20, int((context.region.width if context.region else 300) / 7))
     for i, line in enumerate(textwrap.wrap(text, width) or [""]):
@@ -109,6 +115,9 @@ class MOTIONSEARCH_UL_bone_map(bpy.types.UIList):
 
 
 class _Base:
+    if TYPE_CHECKING:  # the stubs' enum types of these Panel attributes
+        bl_space_type: SpaceTypeItems
+        bl_region_type: RegionTypeItems
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "Motion Search"
@@ -120,8 +129,8 @@ class VIEW3D_PT_motion_search(_Base, bpy.types.Panel):
     bl_label = "Motion Search"
 
     def draw(self, context: bpy.types.Context) -> None:
-        st = context.window_manager.motion_search
-        layout = self.layout
+        st = state(context)
+        layout = panel_layout(self)
         row = layout.row(align=True)
         row.prop(st, "query", text="")
         row.operator("motion_search.search", text="", icon="VIEWZOOM")
@@ -180,7 +189,7 @@ class VIEW3D_PT_motion_search_import(_Base, bpy.types.Panel):
     bl_parent_id = "VIEW3D_PT_motion_search"
 
     def draw(self, context: bpy.types.Context) -> None:
-        layout = self.layout
+        layout = panel_layout(self)
         prefs = addon_prefs(context)
         if prefs is not None:
             layout.prop(prefs, "import_target", expand=True)
@@ -193,7 +202,7 @@ class VIEW3D_PT_motion_search_import(_Base, bpy.types.Panel):
             row.prop(prefs, "root_motion")
             row.prop(prefs, "mirror")
         layout.operator("motion_search.import_selected", icon="IMPORT")
-        picked = sum(1 for h in context.window_manager.motion_search.hits if h.picked)
+        picked = sum(1 for h in state(context).hits if h.picked)
         row = layout.row(align=True)
         row.operator("motion_search.import_sequence", text=f"Import {picked} Picked in Sequence", icon="NLA")
         if prefs is not None:
@@ -208,8 +217,8 @@ class VIEW3D_PT_motion_search_filters(_Base, bpy.types.Panel):
     bl_options = {"DEFAULT_CLOSED"}  # noqa: RUF012 - Blender reads a set
 
     def draw(self, context: bpy.types.Context) -> None:
-        st = context.window_manager.motion_search
-        layout = self.layout
+        st = state(context)
+        layout = panel_layout(self)
         row = layout.row(align=True)
         row.prop(st, "min_duration", text="Min")
         row.prop(st, "max_duration", text="Max")
@@ -235,7 +244,7 @@ class VIEW3D_PT_motion_search_favourites(_Base, bpy.types.Panel):
     bl_options = {"DEFAULT_CLOSED"}  # noqa: RUF012 - Blender reads a set
 
     def draw(self, context: bpy.types.Context) -> None:
-        layout = self.layout
+        layout = panel_layout(self)
         prefs = addon_prefs(context)
         if prefs is None:
             layout.label(text="Enable the add-on in Preferences to keep favourites", icon="ERROR")
@@ -258,8 +267,8 @@ class VIEW3D_PT_motion_search_describe(_Base, bpy.types.Panel):
     bl_parent_id = "VIEW3D_PT_motion_search"
 
     def draw(self, context: bpy.types.Context) -> None:
-        st = context.window_manager.motion_search
-        layout = self.layout
+        st = state(context)
+        layout = panel_layout(self)
         row = layout.row(align=True)
         row.operator("motion_search.describe", icon="OUTLINER_OB_FONT")
         row.prop(st, "describe_count", text="")
@@ -284,8 +293,8 @@ class VIEW3D_PT_motion_search_colouring(_Base, bpy.types.Panel):
         return obj is not None and obj.type == "ARMATURE"
 
     def draw(self, context: bpy.types.Context) -> None:
-        ost = context.active_object.motion_search
-        layout = self.layout
+        ost = object_state(active_object(context))
+        layout = panel_layout(self)
         if ost.text:
             _wrapped(layout, context, f'"{ost.text}"', icon="TEXT")
         layout.prop(ost, "colouring", toggle=True, icon="COLOR")
@@ -308,9 +317,8 @@ class VIEW3D_PT_motion_search_bone_map(_Base, bpy.types.Panel):
         return obj is not None and obj.type == "ARMATURE"
 
     def draw(self, context: bpy.types.Context) -> None:
-        obj = context.active_object
-        ost = obj.motion_search
-        layout = self.layout
+        ost = object_state(active_object(context))
+        layout = panel_layout(self)
         row = layout.row(align=True)
         row.operator("motion_search.map_detect", icon="VIEWZOOM")
         row.operator("motion_search.map_load", text="", icon="FILEBROWSER")

@@ -68,7 +68,7 @@ def _floats(values: Any, where: str, allow_none: bool = False) -> list:
     """A list of numbers (or ``None`` when allowed)."""
     if not isinstance(values, list):
         raise BadResponseError(f"{where} must be a list; got {type(values).__name__}")
-    out = []
+    out: list[float | None] = []
     for i, v in enumerate(values):
         if v is None and allow_none:
             out.append(None)

@@ -26,6 +26,7 @@ from .heat import matched_words
 from .payloads import MAX_RANK, Alignment, AlignmentResult, DescribeResult, SearchHit, SearchPage
 from .preferences import favourite_ids, online_access, snapshot
 from .prefs import Prefs
+from .rna import scene
 from .state import bone_map_dict, object_state, set_status, state
 from .urls import is_loopback
 
@@ -251,7 +252,7 @@ def on_caption_selected(context: bpy.types.Context) -> None:
     alignment = Alignment.from_json(json.loads(cap.alignment_json))
     show_words(alignment)
     obj = context.active_object
-    if obj is None or obj.type != "ARMATURE" or not obj.motion_search.alignment_json:
+    if obj is None or obj.type != "ARMATURE" or not object_state(obj).alignment_json:
         return
     ost = object_state(obj)
     if ost.text == cap.text and ost.alignment_json == cap.alignment_json:
@@ -262,7 +263,7 @@ def on_caption_selected(context: bpy.types.Context) -> None:
     ost.text, ost.alignment_json = cap.text, cap.alignment_json
     if ost.colouring:
         apply_colouring(
-            obj, alignment, bone_map_dict(obj), ost.frame_start, scene_fps(context.scene), text=cap.text
+            obj, alignment, bone_map_dict(obj), ost.frame_start, scene_fps(scene(context)), text=cap.text
         )
 
 
