@@ -73,7 +73,7 @@ class TokenizedText:
         return torch.where(keep_all, self.valid, content)
 
 
-def _load_pretrained(auto_cls: type[AutoModel] | type[AutoModelForMaskedLM], path: str) -> PreTrainedModel:
+def _load_pretrained(auto_cls: type[AutoModel | AutoModelForMaskedLM], path: str) -> PreTrainedModel:
     """``auto_cls.from_pretrained`` with SDPA attention when the architecture supports it."""
     try:
         return auto_cls.from_pretrained(path, attn_implementation="sdpa")
