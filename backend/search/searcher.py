@@ -26,6 +26,7 @@ queries are encoded with ONNX Runtime on CPU when available (``text_runtime``, :
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import threading
@@ -338,13 +339,9 @@ class Searcher:
         else:
             rows = self._first_stage(q, q_mask, q_pooled, allowed, min(self.candidates, n_allowed))
             scores = self._rerank(q, q_mask, rows, k)
-        best = best_per_clip(scores, self.window_clip[rows], max(k, REFERENCE_RANKS[1]))
-        hits = self.hits(rows[best[:k]], scores[best[:k]])
-        if len(best):
-            ref = reference_score(scores[best])
-            for h in hits:
-                h.reference = ref
-        return hits
+        best = best_per_clip(scores, self.window_clip[rows], max(k, REFERENCE_RANKS[1]))  # >= 11: the reference
+        ref = reference_score(scores[best]) if len(best) else float("nan")
+        return [dataclasses.replace(h, reference=ref) for h in self.hits(rows[best[:k]], scores[best[:k]])]
 
     def _first_stage(self, q: torch.Tensor, q_mask: torch.Tensor, q_pooled: torch.Tensor | None,
                      allowed: np.ndarray | None, n: int) -> np.ndarray:  # fmt: skip
@@ -379,25 +376,12 @@ class Searcher:
         clip_mask: np.ndarray | None = None,
     ) -> list[Hit]:
         """Search with an encoded query (``TextEncoding``; ``row`` selects the text)."""
-        return self.search_tokens(
-            enc.emb[row].float(),
-            enc.mask[row].bool(),
-            k,
-            q_pooled=enc.pooled[row].float(),
-            min_duration=min_duration,
-            max_duration=max_duration,
-            mode=mode,
-            clip_mask=clip_mask,
-        )
+        return self.search_tokens(enc.emb[row].float(), enc.mask[row].bool(), k, q_pooled=enc.pooled[row].float(),
+                                  min_duration=min_duration, max_duration=max_duration, mode=mode,
+                                  clip_mask=clip_mask)  # fmt: skip
 
-    def search(
-        self,
-        text: str,
-        k: int = 10,
-        min_duration: float | None = None,
-        max_duration: float | None = None,
-        mode: SearchMode = "auto",
-    ) -> list[Hit]:
+    def search(self, text: str, k: int = 10, min_duration: float | None = None, max_duration: float | None = None,
+               mode: SearchMode = "auto") -> list[Hit]:  # fmt: skip
         """Text -> the ``k`` best clips (encodes the text with the model)."""
         return self.search_encoded(
             self.encode_query(text), k, min_duration=min_duration, max_duration=max_duration, mode=mode
