@@ -56,7 +56,10 @@ def spherical_kmeans(x: torch.Tensor, k: int, iters: int = 10, seed: int = 0) ->
     """K-means on the unit sphere (cosine): ``(N, D)`` unit vectors -> ``(min(k, N), D)`` unit centroids.
 
     Starts from ``k`` distinct random points; an empty cluster is re-seeded with the point worst served
-    by its centroid.
+    by its centroid. Kept instead of ``faiss.Kmeans(spherical=True)``, measured on the real library (default
+    model, 300 test captions, 5 seeds, docs/benchmarks.md "Search"): with faiss the default two-stage search
+    had recall@10 0.988 (8 iterations) / 0.993 (16) against exact search instead of 0.995, and training the
+    codebook on the 131k-patch sample took 2.5-3x (8) / 5x (16) as long on 2 CPU cores.
     """
     n = x.shape[0]
     k = min(k, n)
