@@ -197,7 +197,9 @@ class CentroidCandidates:
             todo = local if known is None else local[~np.isin(local, known[0])]
             if len(todo):
                 new = book.assign(patches, local, rows, todo, block)
-                known = new if known is None else tuple(np.concatenate([o, n]) for o, n in zip(known, new))
+                if known is not None:
+                    new = (np.concatenate([known[0], new[0]]), np.concatenate([known[1], new[1]]))
+                known = new
                 if cache_dir is not None and name:
                     book.remember(name, known, live)
             if known is None:
