@@ -38,7 +38,9 @@ __all__ = [
 NO_CLOSE_MATCH = "No close match in your library - the nearest hits:"
 
 
-def _wrapped(layout: bpy.types.UILayout, context: bpy.types.Context, text: str, icon: IconItems = "NONE") -> None:
+def _wrapped(
+    layout: bpy.types.UILayout, context: bpy.types.Context, text: str, icon: IconItems = "NONE"
+) -> None:
     """Labels for ``text`` wrapped to the sidebar's width."""
     width = max(20, int((context.region.width if context.region else 300) / 7))
     for i, line in enumerate(textwrap.wrap(text, width) or [""]):

@@ -16,6 +16,10 @@ import numpy as np
 
 from .bodies import ALIGNMENT_MODES, MAX_RANK, alignment_request, describe_request, search_request
 from .errors import BadResponseError
+from .jsonfields import floats as _floats
+from .jsonfields import optional as _optional
+from .jsonfields import req as _req
+from .jsonfields import strings as _strings
 
 __all__ = [
     "ALIGNMENT_MODES",
@@ -39,44 +43,6 @@ __all__ = [
     "schema_fields",
     "search_request",
 ]
-
-
-def _req(d: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
-    """``d[key]`` checked to be of ``kind`` (ints count as floats; bools never count as numbers)."""
-    if not isinstance(d, dict):
-        raise BadResponseError(f"{where or 'response'} must be a JSON object; got {type(d).__name__}")
-    if key not in d:
-        raise BadResponseError(f"{where + '.' if where else ''}{key} is missing from the backend's answer")
-    v = d[key]
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if float in kinds and isinstance(v, int) and not isinstance(v, bool):
-        return float(v)
-    if not isinstance(v, kinds) or (isinstance(v, bool) and bool not in kinds):
-        names = "/".join(k.__name__ for k in kinds)
-        raise BadResponseError(f"{where + '.' if where else ''}{key} must be {names}; got {type(v).__name__}")
-    return v
-
-
-def _strings(values: Any, where: str) -> tuple[str, ...]:
-    """A list of strings."""
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise BadResponseError(f"{where} must be a list of strings; got {values!r:.80}")
-    return tuple(values)
-
-
-def _floats(values: Any, where: str, allow_none: bool = False) -> list:
-    """A list of numbers (or ``None`` when allowed)."""
-    if not isinstance(values, list):
-        raise BadResponseError(f"{where} must be a list; got {type(values).__name__}")
-    out: list[float | None] = []
-    for i, v in enumerate(values):
-        if v is None and allow_none:
-            out.append(None)
-        elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            out.append(float(v))
-        else:
-            raise BadResponseError(f"{where}[{i}] must be a number; got {v!r}")
-    return out
 
 
 @dataclass(frozen=True)
@@ -213,7 +179,7 @@ class SearchHit:
             licence=_req(d, "licence", str, where) if "licence" in d else "",
             commercial_use=_req(d, "commercial_use", bool, where) if "commercial_use" in d else False,
             tags=_strings(d["tags"], f"{where}.tags") if "tags" in d else (),
-            confidence=_req(d, "confidence", float, where) if d.get("confidence") is not None else None,
+            confidence=_optional(d, "confidence", float, where),
         )
 
     @classmethod
@@ -233,13 +199,8 @@ class SearchPage:
 
     @classmethod
     def from_json(cls, d: Any) -> SearchPage:
-        flag = d.get("no_close_match") if isinstance(d, dict) else None
-        thr = d.get("confidence_threshold") if isinstance(d, dict) else None
-        return cls(
-            results=SearchHit.list_from_json(d),
-            no_close_match=None if flag is None else _req(d, "no_close_match", bool, ""),
-            confidence_threshold=None if thr is None else _req(d, "confidence_threshold", float, ""),
-        )
+        return cls(SearchHit.list_from_json(d), _optional(d, "no_close_match", bool, ""),
+                   _optional(d, "confidence_threshold", float, ""))  # fmt: skip
 
 
 @dataclass(frozen=True)

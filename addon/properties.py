@@ -109,7 +109,8 @@ class MotionSearchState(bpy.types.PropertyGroup):
     status: bpy.props.StringProperty(name="Status", default="")  # type: ignore[valid-type]
     status_is_error: bpy.props.BoolProperty(name="Error", default=False)  # type: ignore[valid-type]
     no_close_match: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="No Close Match", default=False,
+        name="No Close Match",
+        default=False,
         description="Even the best hit of the last search is below the model's confidence threshold",
     )
     explain_key: bpy.props.StringProperty(name="Explain Image")  # type: ignore[valid-type]

@@ -28,19 +28,34 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("main", help="fetch data, build library + index, build the add-on zip, serve",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--mirror", type=Path, default=None,
-                   help="local mirror folder of the source archives (e.g. ../shared/datasets); default: upstream")
+    p = sub.add_parser(
+        "main",
+        help="fetch data, build library + index, build the add-on zip, serve",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--mirror",
+        type=Path,
+        default=None,
+        help="local mirror folder of the source archives (e.g. ../shared/datasets); default: upstream",
+    )
     p.add_argument("--data-dir", type=Path, default=REPO / "data", help="where sources, library and index go")
-    p.add_argument("--checkpoint", type=Path, default=DEFAULT_MODEL_DIR, help="model folder (default: shipped model)")
-    p.add_argument("--dist", type=Path, default=REPO / "dist", help="where the add-on zip (and demo files) go")
+    p.add_argument(
+        "--checkpoint", type=Path, default=DEFAULT_MODEL_DIR, help="model folder (default: shipped model)"
+    )
+    p.add_argument(
+        "--dist", type=Path, default=REPO / "dist", help="where the add-on zip (and demo files) go"
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--only", nargs="*", default=None, help="only these sources (names from the data README)")
     p.add_argument("--no-serve", action="store_true", help="prepare everything, do not start the server")
-    p.add_argument("--demo", action="store_true",
-                   help="after start-up, run the headless Blender demo (dist/demo.blend, dist/demo.png)")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="after start-up, run the headless Blender demo (dist/demo.blend, dist/demo.png)",
+    )
     return p
 
 
@@ -98,8 +113,16 @@ def prepare(args: argparse.Namespace) -> tuple[Path, Path]:
     fetch_only = ["--only", *dict.fromkeys([*args.only, *_text_sources()])] if args.only else []
 
     _step("1/4 fetch motion data" + (f" from mirror {args.mirror}" if args.mirror else " from upstream"))
-    _cli(["data", "fetch", "--dest", str(sources), *(["--mirror", str(args.mirror)] if args.mirror else []),
-          *fetch_only])
+    _cli(
+        [
+            "data",
+            "fetch",
+            "--dest",
+            str(sources),
+            *(["--mirror", str(args.mirror)] if args.mirror else []),
+            *fetch_only,
+        ]
+    )
 
     _step("2/4 build the motion library")
     stale = _stale_library(library, args.only)
@@ -126,19 +149,34 @@ def prepare(args: argparse.Namespace) -> tuple[Path, Path]:
     if cached:
         print(f"cached: {index} (built by this model)")
     else:
-        _cli(["index", "build", "--library", str(library), "--checkpoint", str(args.checkpoint), "--out", str(index),
-              "--overwrite"])
+        _cli(
+            [
+                "index",
+                "build",
+                "--library",
+                str(library),
+                "--checkpoint",
+                str(args.checkpoint),
+                "--out",
+                str(index),
+                "--overwrite",
+            ]
+        )
 
     _step("4/4 build the Blender extension zip")
-    subprocess.run([sys.executable, str(REPO / "scripts" / "build_addon.py"), "--out", str(args.dist)],
-                   check=True, cwd=REPO)
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "build_addon.py"), "--out", str(args.dist)],
+        check=True,
+        cwd=REPO,
+    )
     return library, index
 
 
 def _print_instructions(host: str, port: int, dist: Path) -> None:
     zips = sorted(dist.glob("motion_search-*.zip"))
     zip_path = zips[-1] if zips else dist
-    print(f"""
+    print(
+        f"""
 Motion Search backend: http://{host}:{port}  (API docs: http://{host}:{port}/docs)
 
 Install the add-on in Blender 4.2+:
@@ -146,7 +184,9 @@ Install the add-on in Blender 4.2+:
 Then in the 3D Viewport press N, open the "Motion Search" tab and type, for example:
   a person waves with the left hand
 Press Search, pick a result, press Import. Ctrl-C here stops the server.
-""", flush=True)
+""",
+        flush=True,
+    )
 
 
 def _wait_healthy(url: str, timeout: float = 120.0) -> None:
@@ -165,8 +205,11 @@ def _run_demo(url: str, dist: Path) -> int:
     py = REPO / ".venv-bpy42" / "bin" / "python"
     if not py.exists():
         raise MotionSearchError(f"no Blender venv at {py}: run bash scripts/setup.sh first")
-    return subprocess.run([str(py), str(REPO / "scripts" / "demo_blender.py"), "--url", url,
-                           "--out", str(dist)], cwd=REPO, check=False).returncode
+    return subprocess.run(
+        [str(py), str(REPO / "scripts" / "demo_blender.py"), "--url", url, "--out", str(dist)],
+        cwd=REPO,
+        check=False,
+    ).returncode
 
 
 def run(args: argparse.Namespace) -> int:
@@ -180,7 +223,9 @@ def run(args: argparse.Namespace) -> int:
     from backend.server.settings import ServerSettings
 
     settings = ServerSettings(host=args.host, port=args.port, index_dir=index, checkpoint_dir=args.checkpoint)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=args.host, port=args.port, log_level="info"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host=args.host, port=args.port, log_level="info")
+    )
     url = f"http://{args.host}:{args.port}"
     if args.demo:
         result: dict[str, int] = {}

@@ -139,7 +139,9 @@ def run(checkpoint: Path, library: Path, split: str, max_pairs: int) -> tuple[st
     ]
     for m in MODES:
         r = rows[m]
-        lines.append(f"| {m} | {r['spearman']:.2f} | {100 * r['top_agrees']:.1f} % | {100 * r['named_limb']:.1f} % |")
+        lines.append(
+            f"| {m} | {r['spearman']:.2f} | {100 * r['top_agrees']:.1f} % | {100 * r['named_limb']:.1f} % |"
+        )
     return "\n".join(lines), rows
 
 

@@ -63,7 +63,9 @@ def render(report, library, fetch_note: str, workers: int, limit: int | None) ->
         s = splits.get(name, Counter())
         source = get_source(name)
         fmt = "ASF/AMC" if name == "hdm05-cuts" else "BVH"
-        commercial = "commercial use allowed" if name.startswith("cmu") or name == "reactidle" else "non-commercial"
+        commercial = (
+            "commercial use allowed" if name.startswith("cmu") or name == "reactidle" else "non-commercial"
+        )
         lines.append(
             f"| {name} | {fmt} | {source.licence} ({commercial}) | {count} | {dropped.get(name, 0)} | {frames:,} | "
             f"{frames / 20 / 3600:.2f} | {s['train']} / {s['val']} / {s['test']} |"

@@ -157,7 +157,11 @@ def _demo_index(checkpoint: Path, work: Path, max_clips: int) -> Path:
 # ------------------------------------------------------------------------------- server
 @contextlib.contextmanager
 def serve(
-    index: Path, checkpoint: Path, previews: Path, threads: int = 0, code: Path = REPO,
+    index: Path,
+    checkpoint: Path,
+    previews: Path,
+    threads: int = 0,
+    code: Path = REPO,
     env: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """Run ``python -m backend serve`` (the package under ``code``) on a free loopback port.

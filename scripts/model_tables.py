@@ -61,7 +61,7 @@ def _values(table: dict) -> dict[str, float]:
 def ablation_markdown(runs: Path) -> str:
     per_row: dict[str, list[dict[str, float]]] = defaultdict(list)
     for path in sorted(runs.glob("ablation-*-s*/test.json")):
-        name = path.parent.name[len("ablation-"):].rsplit("-s", 1)[0]
+        name = path.parent.name[len("ablation-") :].rsplit("-s", 1)[0]
         per_row[name].append(_values(json.loads(path.read_text())))
     headers = [h for h, *_ in COLUMNS] + [h for h, _ in CONTRASTS]
     lines = ["| row | seeds | " + " | ".join(headers) + " |", "|---|---:|" + "---:|" * len(headers)]
@@ -86,9 +86,13 @@ def ablation_markdown(runs: Path) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=Path, default=REPO / "runs")
-    ap.add_argument("--intro", type=Path, default=None,
-                    help="markdown with the section's prose ({{ABLATIONS}}, {{DEFAULT}} placeholders); "
-                    "given: replace the Model section of --doc; omitted: print the ablation table")
+    ap.add_argument(
+        "--intro",
+        type=Path,
+        default=None,
+        help="markdown with the section's prose ({{ABLATIONS}}, {{DEFAULT}} placeholders); "
+        "given: replace the Model section of --doc; omitted: print the ablation table",
+    )
     ap.add_argument("--default-table", type=Path, default=REPO / "backend/assets/default_model/eval_test.md")
     ap.add_argument("--doc", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = ap.parse_args()

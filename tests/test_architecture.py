@@ -22,28 +22,86 @@ REPO = Path(__file__).resolve().parents[1]
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "backend.errors": ("backend.",),
     "backend.atomic": ("backend.",),
-    "backend.motion.io": ("backend.motion.kinematics", "backend.library", "backend.model", "backend.training",
-                          "backend.evaluation", "backend.index", "backend.search", "backend.render",
-                          "backend.server"),
-    "backend.motion.datasets": ("backend.library", "backend.model", "backend.training", "backend.evaluation",
-                                "backend.index", "backend.search", "backend.render", "backend.server"),
-    "backend.motion.kinematics": ("backend.library", "backend.model", "backend.training", "backend.evaluation",
-                                  "backend.index", "backend.search", "backend.render", "backend.server"),
-    "backend.library": ("backend.model", "backend.training", "backend.index", "backend.search", "backend.server"),
-    "backend.model": ("backend.library", "backend.training", "backend.evaluation", "backend.index",
-                      "backend.search", "backend.server", "backend.render"),
+    "backend.motion.io": (
+        "backend.motion.kinematics",
+        "backend.library",
+        "backend.model",
+        "backend.training",
+        "backend.evaluation",
+        "backend.index",
+        "backend.search",
+        "backend.render",
+        "backend.server",
+    ),
+    "backend.motion.datasets": (
+        "backend.library",
+        "backend.model",
+        "backend.training",
+        "backend.evaluation",
+        "backend.index",
+        "backend.search",
+        "backend.render",
+        "backend.server",
+    ),
+    "backend.motion.kinematics": (
+        "backend.library",
+        "backend.model",
+        "backend.training",
+        "backend.evaluation",
+        "backend.index",
+        "backend.search",
+        "backend.render",
+        "backend.server",
+    ),
+    "backend.library": (
+        "backend.model",
+        "backend.training",
+        "backend.index",
+        "backend.search",
+        "backend.server",
+    ),
+    "backend.model": (
+        "backend.library",
+        "backend.training",
+        "backend.evaluation",
+        "backend.index",
+        "backend.search",
+        "backend.server",
+        "backend.render",
+    ),
     "backend.evaluation": ("backend.training", "backend.index", "backend.search", "backend.server"),
     "backend.training": ("backend.index", "backend.search", "backend.server"),
-    "backend.index": ("backend.search", "backend.training", "backend.evaluation", "backend.render",
-                      "backend.server"),
+    "backend.index": (
+        "backend.search",
+        "backend.training",
+        "backend.evaluation",
+        "backend.render",
+        "backend.server",
+    ),
     "backend.search": ("backend.server", "backend.training", "backend.evaluation", "backend.render"),
     "backend.render": ("backend.server", "backend.training"),
     "backend.server": ("backend.training", "backend.evaluation", "backend.library"),
 }
 NO_TORCH = ("backend.motion", "backend.library", "backend.errors", "backend.atomic")
 ADDON_FORBIDDEN = ("backend", "torch", "transformers", "timm", "fastapi")
-ADDON_PURE = ("client", "payloads", "skeleton", "rigmap", "rigtable", "heat", "posing", "errors", "jobs", "library",
-              "folder", "bodies", "clipedit", "urls", "prefs")
+ADDON_PURE = (
+    "client",
+    "payloads",
+    "jsonfields",
+    "skeleton",
+    "rigmap",
+    "rigtable",
+    "heat",
+    "posing",
+    "errors",
+    "jobs",
+    "library",
+    "folder",
+    "bodies",
+    "clipedit",
+    "urls",
+    "prefs",
+)
 
 
 def _module_name(path: Path) -> str:
@@ -82,8 +140,10 @@ def test_backend_import_directions() -> None:
         for pkg, banned in FORBIDDEN.items():
             if mod == pkg or mod.startswith(pkg + "."):
                 for imp in _imports(path):
-                    if any(imp == b.rstrip(".") or imp.startswith(b if b.endswith(".") else b + ".")
-                           or imp == b for b in banned) and not imp.startswith(pkg):
+                    if any(
+                        imp == b.rstrip(".") or imp.startswith(b if b.endswith(".") else b + ".") or imp == b
+                        for b in banned
+                    ) and not imp.startswith(pkg):
                         violations.append(f"{path.relative_to(REPO)} imports {imp}")
     assert not violations, "forbidden imports:\n" + "\n".join(violations)
 
@@ -173,13 +233,16 @@ def test_motion_never_imports_torch() -> None:
     for path in _py_files(REPO / "backend"):
         mod = _module_name(path)
         if mod.startswith(NO_TORCH):
-            bad += [f"{path.relative_to(REPO)} imports {i}" for i in _imports(path) if i.split(".")[0] == "torch"]
+            bad += [
+                f"{path.relative_to(REPO)} imports {i}" for i in _imports(path) if i.split(".")[0] == "torch"
+            ]
     assert not bad, "\n".join(bad)
 
 
 def test_motion_import_loads_no_torch() -> None:
-    code = ("import sys, backend.motion.convert, backend.motion.kinematics.angles; "
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys, backend.motion.convert, backend.motion.kinematics.angles; print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

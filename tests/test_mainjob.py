@@ -31,11 +31,22 @@ def _free_port() -> int:
 
 
 def _start(tmp: Path, port: int, log: Path) -> subprocess.Popen:
-    cmd = ["bash", "scripts/run.sh", "--data-dir", str(tmp / "data"), "--dist", str(tmp / "dist"),
-           "--only", "cmu-bvh-samples", "--port", str(port)]
+    cmd = [
+        "bash",
+        "scripts/run.sh",
+        "--data-dir",
+        str(tmp / "data"),
+        "--dist",
+        str(tmp / "dist"),
+        "--only",
+        "cmu-bvh-samples",
+        "--port",
+        str(port),
+    ]
     env = {**os.environ, "MOTION_SEARCH_SKIP_BLENDER_SETUP": "1"}
-    return subprocess.Popen(cmd, cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env,
-                            start_new_session=True)
+    return subprocess.Popen(
+        cmd, cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
 
 
 def _wait_health(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> dict:
@@ -69,8 +80,11 @@ def test_run_command_end_to_end(tmp_path: Path, shared_datasets: Path) -> None:
         health = _wait_health(url, proc, log, timeout=900)
         assert health["status"] == "ok"
         assert health["library_size"] == 7  # the seven CMU sample clips
-        req = urllib.request.Request(url + "/search", data=json.dumps({"text": "a person walks", "k": 3}).encode(),
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            url + "/search",
+            data=json.dumps({"text": "a person walks", "k": 3}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=60) as r:
             results = json.loads(r.read())["results"]
         assert len(results) == 3

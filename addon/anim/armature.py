@@ -107,7 +107,9 @@ def rig_spec(obj: bpy.types.Object, mapping: Mapping[str, str], joint_names: Seq
         The :class:`RigSpec` (rest ``matrix_local`` of every bone, hierarchy, bone -> joint index).
     """
     names, parents = bone_parents(obj)
-    rest = np.array([np.array(b.matrix_local) for b in armature(obj).bones], dtype=np.float64).reshape(-1, 4, 4)
+    rest = np.array([np.array(b.matrix_local) for b in armature(obj).bones], dtype=np.float64).reshape(
+        -1, 4, 4
+    )
     joint_of_bone = {
         bone: joint_names.index(joint) for joint, bone in mapping.items() if joint in joint_names and bone
     }

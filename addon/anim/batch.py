@@ -107,7 +107,9 @@ def sample_action(
     ad = obj.animation_data or obj.animation_data_create()
     old = ad.action
     old_slot = (
-        slotted(ad).action_slot.handle if old is not None and is_slotted(old) and slotted(ad).action_slot else None
+        slotted(ad).action_slot.handle
+        if old is not None and is_slotted(old) and slotted(ad).action_slot
+        else None
     )
     use_nla = ad.use_nla
     try:

@@ -150,7 +150,9 @@ def apply_colouring(
         for colour_set, amount in (("normal", 0.0), ("select", 0.45), ("active", 0.7)):
             values = rgb + (1.0 - rgb) * amount
             channels += [
-                Channel(f'pose.bones["{esc}"].color.custom.{colour_set}', i, bone, frames[change], values[:, i])
+                Channel(
+                    f'pose.bones["{esc}"].color.custom.{colour_set}', i, bone, frames[change], values[:, i]
+                )
                 for i in range(3)
             ]
         bone_colour(pose_bones[bone]).palette = "CUSTOM"
@@ -166,7 +168,9 @@ def apply_colouring(
             types = np.zeros(n, dtype=np.int32)
             fc.keyframe_points.foreach_get("type", types)
             saved["keys"][f"{fc.data_path}|{fc.array_index}"] = types.tolist()
-            s = strength_per_frame(alignment.joint_window_strength.get(by_bone[path_bone], []), spans, co[0::2])
+            s = strength_per_frame(
+                alignment.joint_window_strength.get(by_bone[path_bone], []), spans, co[0::2]
+            )
             fc.keyframe_points.foreach_set(
                 "type", np.array([key_type_value(keyframe_type(v)) for v in s], np.int32)
             )
@@ -258,6 +262,4 @@ def apply_from_state(obj: bpy.types.Object) -> int:
 
     alignment = Alignment.from_json(json.loads(st.alignment_json))
     mapping = bone_map_dict(obj) or {b.name: b.name for b in armature(obj).bones}
-    return apply_colouring(
-        obj, alignment, mapping, st.frame_start, scene_fps(scene()), text=st.text
-    )
+    return apply_colouring(obj, alignment, mapping, st.frame_start, scene_fps(scene()), text=st.text)

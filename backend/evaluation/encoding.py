@@ -67,7 +67,10 @@ def encode_motions(
 
 
 def score_texts(
-    model: MotionTextRetrieval, texts: Sequence[str], motion: MotionEncoding, batch_size: int = 128,
+    model: MotionTextRetrieval,
+    texts: Sequence[str],
+    motion: MotionEncoding,
+    batch_size: int = 128,
     amp: bool = True,
 ) -> np.ndarray:
     """Score every text against every encoded clip.

@@ -155,7 +155,11 @@ def bandai_captions(
         (a, b, c) for a in range(len(subjects)) for b in range(len(phrases)) for c in range(len(manners))
     ]
     rng.shuffle(combos)
-    used: tuple[dict[int, int], dict[int, int], dict[int, int]] = ({}, {}, {})  # how often each subject / phrase / manner was used: prefer fresh words
+    used: tuple[dict[int, int], dict[int, int], dict[int, int]] = (
+        {},
+        {},
+        {},
+    )  # how often each subject / phrase / manner was used: prefer fresh words
     out: list[str] = []
     seen: set[str] = set()
     target = 0  # accept the first (shuffled) combination whose words were used at most `target` times

@@ -39,6 +39,7 @@ from backend.render.preview import check_joints, draw_filmstrip, figure_to_png, 
 
 __all__ = ["alignment_arrays", "render_explain"]
 
+
 def _as_mapping(alignment: Any) -> Mapping[str, Any]:
     if isinstance(alignment, Mapping):
         return alignment

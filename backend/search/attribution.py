@@ -46,7 +46,9 @@ if TYPE_CHECKING:
 __all__ = ["align", "align_many", "cell_attribution", "hits_relevance"]
 
 
-def _query_tokens(model: MotionTextRetrieval, query: TextEncoding | str, row: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _query_tokens(
+    model: MotionTextRetrieval, query: TextEncoding | str, row: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(emb (1, L, D) float32, mask (1, L) bool)`` of one query, detached, outside inference mode."""
     if isinstance(query, str):
         with torch.no_grad():

@@ -118,7 +118,9 @@ class Codebook:
             return
         arr = np.stack(pairs, axis=1).astype(np.int32)
         try:
-            atomic_write(self.folder / f"{name}.npy", lambda f: np.save(f, arr, allow_pickle=False), mkdir=False)
+            atomic_write(
+                self.folder / f"{name}.npy", lambda f: np.save(f, arr, allow_pickle=False), mkdir=False
+            )
             for f in self.folder.glob("*.npy"):
                 if f.stem not in live and f.stem not in ("coarse", "fine", "cells"):
                     f.unlink(missing_ok=True)

@@ -69,11 +69,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     n.add_argument("paths", nargs="+", metavar="FILE_OR_FOLDER", help=".bvh, .amc (+ .asf), canonical .npy")
     n.add_argument("--checkpoint", default=None, help="model checkpoint folder (default: the shipped model)")
     n.add_argument("--licence", default="", help="licence stored with every clip")
-    n.add_argument("--commercial-use", action="store_true",
-                   help="that licence allows commercial use (the clips pass search's commercial_safe filter)")
+    n.add_argument(
+        "--commercial-use",
+        action="store_true",
+        help="that licence allows commercial use (the clips pass search's commercial_safe filter)",
+    )
     n.add_argument("--tag", action="append", default=[], help="tag stored with every clip (repeatable)")
     n.add_argument("--dataset", default="user", help="dataset name stored with the clips")
-    n.add_argument("--asf", default=None, help="ASF skeleton of the .amc files (default: the .asf beside each)")
+    n.add_argument(
+        "--asf", default=None, help="ASF skeleton of the .amc files (default: the .asf beside each)"
+    )
     n.add_argument("--codec", choices=("fp16", "int8", "pq"), default="fp16")
     n.add_argument("--extra-captions", nargs="*", default=[], help="text files of captions for describe")
     n.add_argument("--overwrite", action="store_true", help="replace an existing index")

@@ -139,16 +139,16 @@ class Searcher:
         if nprobe < 1 or query_cache < 0 or (n_centroids is not None and n_centroids < 1):
             raise InvalidInputError("nprobe and n_centroids must be >= 1, query_cache >= 0")
         if text_runtime not in TEXT_RUNTIMES:
-            raise InvalidInputError(f"text_runtime must be one of {', '.join(TEXT_RUNTIMES)}, got {text_runtime!r}")
+            raise InvalidInputError(f"text_runtime must be one of {', '.join(TEXT_RUNTIMES)}, got {text_runtime!r}")  # fmt: skip
         if rescore < 1:
             raise InvalidInputError(f"rescore must be >= 1, got {rescore}")
         self.rescore = rescore
         self.text_runtime = text_runtime
         if not isinstance(attribution_steps, int) or not 1 <= attribution_steps <= 64:
-            raise InvalidInputError(f"attribution_steps must be an integer in 1..64, got {attribution_steps!r}")
+            raise InvalidInputError(f"attribution_steps must be an integer in 1..64, got {attribution_steps!r}")  # fmt: skip
         self.attribution_steps = attribution_steps
         if strengths not in get_args(Strengths):
-            raise InvalidInputError(f"strengths must be one of {', '.join(get_args(Strengths))}, got {strengths!r}")
+            raise InvalidInputError(f"strengths must be one of {', '.join(get_args(Strengths))}, got {strengths!r}")  # fmt: skip
         self.strengths: Strengths = strengths
         if first_stage == "auto":
             first_stage = "centroids" if index.num_windows >= centroid_min_windows else "pooled"
@@ -182,7 +182,7 @@ class Searcher:
         if dtype is None and int8_rerank and index.num_windows and int8_bytes <= 2 * cache_bytes:
             self.codes = Int8Patches.build(index.iter_decoded(), index.num_windows, h.num_patches, h.embed_dim,
                                            exact=h.codec == "int8")  # fmt: skip
-        self._lock, self._build_lock, self._encoder_lock = threading.Lock(), threading.Lock(), threading.Lock()
+        self._lock, self._build_lock, self._encoder_lock = (threading.Lock() for _ in range(3))
         self._bank: tuple[list[str], torch.Tensor, torch.Tensor] | None = None
         self._centroids: CentroidCandidates | None = None
         if self.first_stage == "centroids" and index.num_windows:
@@ -339,7 +339,8 @@ class Searcher:
         else:
             rows = self._first_stage(q, q_mask, q_pooled, allowed, min(self.candidates, n_allowed))
             scores = self._rerank(q, q_mask, rows, k)
-        best = best_per_clip(scores, self.window_clip[rows], max(k, REFERENCE_RANKS[1]))  # >= 11: the reference
+        n_ref = max(k, REFERENCE_RANKS[1])  # at least 11 clips: the confidence reference
+        best = best_per_clip(scores, self.window_clip[rows], n_ref)
         ref = reference_score(scores[best]) if len(best) else float("nan")
         return [dataclasses.replace(h, reference=ref) for h in self.hits(rows[best[:k]], scores[best[:k]])]
 

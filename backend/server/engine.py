@@ -92,7 +92,8 @@ class SearchEngine(LibraryWrites):
         if query_encoder is None:
             from backend.model.text_onnx import make_query_encoder
 
-            query_encoder, runtime = make_query_encoder(model, self.search_options.get("text_runtime", "auto"))
+            runtime_name = self.search_options.get("text_runtime", "auto")
+            query_encoder, runtime = make_query_encoder(model, runtime_name)
             log.info("query encoding runtime: %s", runtime)
         self.query_encoder: QueryEncoder = query_encoder
         self.index_dir = Path(index_dir)
@@ -248,9 +249,8 @@ class SearchEngine(LibraryWrites):
             for r, h in zip(results, hits):
                 r["confidence"] = round(float(cal.confidence(np.array([h.score]), h.reference)[0]), 4)
             # the query's best hit decides (on a later page, the page's first hit is not it)
-            top = hits[:1] if offset == 0 else s.search_encoded(
-                enc, 1, min_duration=min_duration, max_duration=max_duration, clip_mask=mask
-            )
+            top = s.search_encoded(enc, 1, min_duration=min_duration, max_duration=max_duration,
+                                   clip_mask=mask) if offset else hits[:1]  # fmt: skip
             best = float(cal.confidence(np.array([top[0].score]), top[0].reference)[0]) if top else 0.0
             no_close = best < cal.threshold
         return {

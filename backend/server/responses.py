@@ -129,7 +129,8 @@ class SearchResponse(BaseModel):
         "library fits well; the hits are still listed); null without a confidence map",
     )
     confidence_threshold: float | None = Field(
-        default=None, description="the model's 'no close match' threshold of `confidence` (null without a map)"
+        default=None,
+        description="the model's 'no close match' threshold of `confidence` (null without a map)",
     )
 
 

@@ -32,6 +32,7 @@ _NO_DECAY_NAMES = ("pos_embed", "cls_token", "reg_token", "dist_token", "positio
 def _backbones(model: nn.Module) -> tuple[set[int], set[int]]:
     """Parameter ids of the motion ViT(s) and of the text backbone(s) inside ``model``."""
     from transformers import PreTrainedModel
+
     motion: set[int] = set()
     text: set[int] = set()
     for module in model.modules():

@@ -197,7 +197,9 @@ def test_lever_configs_change_only_their_lever(name: str, change: dict) -> None:
     from backend.training.config import load_train_config
 
     configs = Path(__file__).resolve().parents[2] / "configs"
-    default = load_train_config(configs / "baseline.yaml").to_dict()  # the levers' base (the previous default)
+    default = load_train_config(
+        configs / "baseline.yaml"
+    ).to_dict()  # the levers' base (the previous default)
     lever = load_train_config(configs / name).to_dict()
     diff = {
         (section, key): lever[section][key]

@@ -44,7 +44,11 @@ _UPLOAD_SCHEMA = {
         "caption": {"type": "string", "description": "a description stored with the clip"},
         "tags": {"type": "string", "description": "comma-separated tags stored with the clip"},
         "licence": {"type": "string", "description": "the clip's licence"},
-        "commercial_use": {"type": "string", "enum": ["true", "false"], "description": "licence allows commercial use"},
+        "commercial_use": {
+            "type": "string",
+            "enum": ["true", "false"],
+            "description": "licence allows commercial use",
+        },
     },
     "required": ["file"],
 }

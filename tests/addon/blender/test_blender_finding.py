@@ -223,7 +223,9 @@ class _Layout:
         self.labels.append(text)
 
     def __getattr__(self, name: str):
-        return lambda *a, **kw: _Layout(self.labels)  # row(), column(), prop(), operator(), template_list() ...
+        return lambda *a, **kw: _Layout(
+            self.labels
+        )  # row(), column(), prop(), operator(), template_list() ...
 
 
 def _panel_labels() -> list[str]:

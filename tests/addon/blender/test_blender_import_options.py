@@ -184,7 +184,9 @@ def test_mirrored_nla_strip_on_a_new_armature(addon, scene, options, backend, dr
     assert obj.motion_search.colouring and _sub("anim.colouring").TRACK_NAME in ad.nla_tracks
 
 
-def test_segment_playhead_mirror_strip_on_a_user_rig(addon, scene, options, backend, drain, mixamo_rig) -> None:
+def test_segment_playhead_mirror_strip_on_a_user_rig(
+    addon, scene, options, backend, drain, mixamo_rig
+) -> None:
     rig = mixamo_rig(1.3, seed=1)
     rig.keyframe_insert("location", frame=1)  # the user's own active action
     users = rig.animation_data.action
@@ -218,7 +220,9 @@ def test_segment_playhead_mirror_strip_on_a_user_rig(addon, scene, options, back
 
 
 @pytest.mark.parametrize("target", ["NEW", "SELECTED"])
-def test_picked_hits_in_sequence_on_one_track(addon, scene, options, backend, drain, mixamo_rig, target: str) -> None:
+def test_picked_hits_in_sequence_on_one_track(
+    addon, scene, options, backend, drain, mixamo_rig, target: str
+) -> None:
     rig = mixamo_rig(0.9, seed=1) if target == "SELECTED" else None
     options.import_target, options.sequence_gap = target, 5
     _search(drain, "a person walks")

@@ -254,7 +254,9 @@ def test_sampling_an_imported_clip_gives_back_the_served_joints(addon, scene, pr
     assert scene.frame_current == scene.frame_start  # the current frame is restored
 
 
-def test_colouring_restores_a_users_own_colours_and_key_types(addon, scene, prefs, backend, drain, mixamo_rig) -> None:
+def test_colouring_restores_a_users_own_colours_and_key_types(
+    addon, scene, prefs, backend, drain, mixamo_rig
+) -> None:
     rig = mixamo_rig(1.0)
     rig.data.bones["LeftArm"].color.palette = "THEME03"
     prefs.import_target = "SELECTED"

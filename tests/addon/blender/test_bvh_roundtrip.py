@@ -16,9 +16,30 @@ import bpy
 import numpy as np
 from conftest import MAIN_PYTHON, REPO
 
-SMPL = ("pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle",
-        "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar", "right_collar", "head",
-        "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist")
+SMPL = (
+    "pelvis",
+    "left_hip",
+    "right_hip",
+    "spine1",
+    "left_knee",
+    "right_knee",
+    "spine2",
+    "left_ankle",
+    "right_ankle",
+    "spine3",
+    "left_foot",
+    "right_foot",
+    "neck",
+    "left_collar",
+    "right_collar",
+    "head",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+)
 
 WRITE = """
 import sys, numpy as np
@@ -45,8 +66,15 @@ def test_written_bvh_imports_into_blender_at_the_canonical_joints(bandai1: Path,
 
     addon_utils.enable("io_anim_bvh", default_set=True)
     before = set(bpy.data.objects)
-    bpy.ops.import_anim.bvh(filepath=str(bvh), axis_forward="-Z", axis_up="Y", global_scale=1.0,
-                            rotate_mode="NATIVE", update_scene_fps=False, update_scene_duration=True)
+    bpy.ops.import_anim.bvh(
+        filepath=str(bvh),
+        axis_forward="-Z",
+        axis_up="Y",
+        global_scale=1.0,
+        rotate_mode="NATIVE",
+        update_scene_fps=False,
+        update_scene_duration=True,
+    )
     (arm,) = [o for o in bpy.data.objects if o not in before and o.type == "ARMATURE"]
     try:
         assert {b.name for b in arm.data.bones} >= set(SMPL)
@@ -69,8 +97,14 @@ def test_written_bvh_imports_into_blender_at_the_canonical_joints(bandai1: Path,
         bpy.context.view_layer.objects.active = arm
         fps = (scene.render.fps, scene.render.fps_base)
         scene.render.fps, scene.render.fps_base = 20, 1.0  # the exporter writes the scene's frame time
-        bpy.ops.export_anim.bvh(filepath=str(exported), frame_start=1, frame_end=joints.shape[0],
-                                global_scale=1.0, rotate_mode="NATIVE", root_transform_only=False)
+        bpy.ops.export_anim.bvh(
+            filepath=str(exported),
+            frame_start=1,
+            frame_end=joints.shape[0],
+            global_scale=1.0,
+            rotate_mode="NATIVE",
+            root_transform_only=False,
+        )
         scene.render.fps, scene.render.fps_base = fps
         subprocess.run([str(MAIN_PYTHON), "-c", READ, str(exported), str(back)], cwd=REPO, check=True)
         again = np.load(back)
