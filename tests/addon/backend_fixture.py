@@ -30,7 +30,6 @@ CLIPS: dict[str, str] = {
     "dataset-1_walk-back_normal_001": "a person walks backwards",
 }
 EXTRA_CAPTIONS = ("a person sits down", "someone jumps in place", "a person raises both arms")
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "backend" / "assets" / "default_model"
 
 
 def build(bandai1: Path, out: Path) -> dict:
@@ -54,13 +53,15 @@ def build(bandai1: Path, out: Path) -> dict:
         clip.meta.captions = [caption]
         clips.append(clip)
         files[clip.meta.id] = str(path)
-    model = MotionTextRetrieval.from_pretrained(DEFAULT_MODEL).eval()
-    ckpt = DEFAULT_MODEL
+    from backend.model.config import DEFAULT_MODEL_DIR
+
+    model = MotionTextRetrieval.from_pretrained(DEFAULT_MODEL_DIR).eval()
+    ckpt = DEFAULT_MODEL_DIR
     window = model.config.window_frames
     stride = default_stride(window)
     header = IndexHeader(
         model_checksum=model.checksum(), embed_dim=model.config.embed_dim, codec="fp16", window_frames=window,
-        stride=stride, n_time=window // 16, model_name="default-model-addon-test",
+        stride=stride, n_time=model.config.n_windows, model_name="default-model-addon-test",
     )  # fmt: skip
     create_index(out / "index", header)
     captions = [c.meta.captions[0] for c in clips] + list(EXTRA_CAPTIONS)

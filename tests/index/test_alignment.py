@@ -14,14 +14,14 @@ import torch
 
 from backend.errors import InvalidInputError
 from backend.index.store import MotionIndex
+from backend.model.config import DEFAULT_MODEL_DIR
 from backend.model.scoring import token_patch_similarity
 from backend.motion.kinematics.skeleton import BAND_NAMES, BANDS, SMPL_JOINT_NAMES
 from backend.search.alignment import compute_alignment, empty_alignment
 from backend.search.attribution import align, align_many, cell_attribution, hits_relevance
 from backend.search.searcher import Searcher
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL = REPO / "backend" / "assets" / "default_model"
+DEFAULT_MODEL = DEFAULT_MODEL_DIR
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +147,7 @@ def test_cell_attribution_contract(searcher: Searcher) -> None:
     x, fm = model.prepare_motion_batch([feats, feats[:5]])
     with torch.inference_mode():
         r = cell_attribution(model, enc, x, fm)
-    nw = model.config.window_frames // 16
+    nw = model.config.n_windows
     assert r.shape == (2, 14, nw) and r.dtype == np.float32
     assert (r >= 0).all() and (r[:, :, 1:] == 0).all() and r[:, :, 0].sum() > 0
     assert r[0].tolist() != r[1].tolist()  # 5 frames of motion are not 13

@@ -4,12 +4,11 @@ selection and its errors."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
 from backend.errors import ConfigError, InvalidInputError
+from backend.model.config import DEFAULT_MODEL_DIR
 from backend.model.text_onnx import (
     MIN_TOKEN_COSINE,
     OnnxTextEncoder,
@@ -17,7 +16,7 @@ from backend.model.text_onnx import (
     make_query_encoder,
 )
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "backend" / "assets" / "default_model"
+DEFAULT_MODEL = DEFAULT_MODEL_DIR
 
 
 def _assert_same(a, b) -> None:

@@ -53,7 +53,7 @@ def tiny_setup(tmp_path_factory: pytest.TempPathFactory, bandai1: Path, cmu_samp
     from backend.index.format import IndexHeader
     from backend.index.windows import default_stride
     from backend.index.writer import CaptionPart, IndexWriter, create_index
-    from backend.model.config import RetrievalConfig
+    from backend.model.config import PATCH_FRAMES, RetrievalConfig
     from backend.model.retrieval import MotionTextRetrieval
     from backend.motion.convert import bvh_to_clip
     from backend.motion.kinematics.features import compute_features
@@ -88,7 +88,7 @@ def tiny_setup(tmp_path_factory: pytest.TempPathFactory, bandai1: Path, cmu_samp
     index = root / "index"
     stride = default_stride(WINDOW_FRAMES)
     header = IndexHeader(model_checksum=model.checksum(), embed_dim=config.embed_dim, codec="fp16",
-                         window_frames=WINDOW_FRAMES, stride=stride, n_time=WINDOW_FRAMES // 16,
+                         window_frames=WINDOW_FRAMES, stride=stride, n_time=WINDOW_FRAMES // PATCH_FRAMES,
                          model_name="tiny-test")  # fmt: skip
     create_index(index, header)
     captions = [c.meta.captions[0] for c in clips] + list(EXTRA_CAPTIONS)
