@@ -158,18 +158,9 @@ class BackendClient:
         """``GET /health``."""
         return Health.from_json(self._json("GET", "/health"))
 
-    def search(
-        self,
-        text: str,
-        k: int = 10,
-        min_duration: float | None = None,
-        max_duration: float | None = None,
-        alignment: str = "none",
-        **filters: Any,
-    ) -> list[SearchHit]:
-        """``POST /search``: hits, best first (``alignment``: which hits come explained; ``filters``: the
-        ``datasets`` / ``tags`` / ``commercial_safe`` / ``offset`` keywords of ``payloads.search_request``)."""
-        return self.search_page(text, k, min_duration, max_duration, alignment, **filters).results
+    def search(self, text: str, k: int = 10, **options: Any) -> list[SearchHit]:
+        """``POST /search``: hits, best first (:meth:`search_page`'s ``results``; same keywords)."""
+        return self.search_page(text, k, **options).results
 
     def search_page(
         self,
@@ -180,7 +171,9 @@ class BackendClient:
         alignment: str = "none",
         **filters: Any,
     ) -> SearchPage:
-        """``POST /search`` as a :class:`SearchPage`: the hits and the "no close match" verdict."""
+        """``POST /search`` as a :class:`SearchPage`: the hits, best first, and the "no close match" verdict
+        (``alignment``: which hits come explained; ``filters``: the ``datasets`` / ``tags`` /
+        ``commercial_safe`` / ``offset`` keywords of ``payloads.search_request``)."""
         body = search_request(text, k, min_duration, max_duration, alignment, **filters)
         return SearchPage.from_json(self._json("POST", "/search", body))
 

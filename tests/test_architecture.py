@@ -16,6 +16,10 @@ from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from import_graph import find_cycle, import_graph  # tests/import_graph.py: shared with the add-on test
+
 REPO = Path(__file__).resolve().parents[1]
 
 # package -> backend packages it must NOT import
@@ -148,63 +152,6 @@ def test_backend_import_directions() -> None:
     assert not violations, "forbidden imports:\n" + "\n".join(violations)
 
 
-def backend_import_graph(root: Path = REPO / "backend") -> dict[str, set[str]]:
-    """``{module: {modules of the package at root it imports}}``: every ``import`` / ``from ... import``,
-    at module level, inside functions and under ``TYPE_CHECKING`` alike, relative imports resolved.
-
-    ``from pkg import x`` is an edge to ``pkg.x`` when that is a module, else to ``pkg``; a dotted name is an
-    edge to the deepest module it names (``backend.index.store.MotionIndex`` -> ``backend.index.store``).
-    """
-    modules = {}
-    for path in _py_files(root):
-        parts = list(path.relative_to(root.parent).with_suffix("").parts)
-        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
-    graph: dict[str, set[str]] = {}
-    for name, path in modules.items():
-        pkg = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        targets: list[str] = []
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
-            if isinstance(node, ast.Import):
-                targets += [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    up = pkg.split(".")[: len(pkg.split(".")) - (node.level - 1)]
-                    base = ".".join(up + ([node.module] if node.module else []))
-                subs = [f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in modules]
-                targets += subs + ([base] if len(subs) < len(node.names) else [])
-        edges: set[str] = set()
-        for target in targets:
-            while target and target not in modules:
-                target = target.rpartition(".")[0]
-            if target and target != name:
-                edges.add(target)
-        graph[name] = edges
-    return graph
-
-
-def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    """One cycle of ``graph`` as a path ``[a, b, ..., a]``, or None (depth-first search)."""
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = finished
-
-    def visit(node: str, path: list[str]) -> list[str] | None:
-        state[node] = 1
-        path.append(node)
-        for nxt in sorted(graph.get(node, ())):
-            if state.get(nxt) == 1:
-                return path[path.index(nxt) :] + [nxt]
-            if not state.get(nxt) and (found := visit(nxt, path)):
-                return found
-        state[node] = 2
-        path.pop()
-        return None
-
-    for root in sorted(graph):
-        if not state.get(root) and (found := visit(root, [])):
-            return found
-    return None
-
-
 def test_import_graph_resolves_relative_function_level_and_submodule_imports(tmp_path: Path) -> None:
     files = {
         "backend/__init__.py": "",
@@ -216,7 +163,7 @@ def test_import_graph_resolves_relative_function_level_and_submodule_imports(tmp
     for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
-    graph = backend_import_graph(tmp_path / "backend")
+    graph = import_graph(tmp_path / "backend", "backend")
     assert graph == {"backend": set(), "backend.a": {"backend.b"}, "backend.b": {"backend.sub.c"},
                      "backend.sub": {"backend.sub.c"}, "backend.sub.c": {"backend.a", "backend.b"}}  # fmt: skip
     assert find_cycle(graph) == ["backend.a", "backend.b", "backend.sub.c", "backend.a"]
@@ -224,7 +171,7 @@ def test_import_graph_resolves_relative_function_level_and_submodule_imports(tmp
 
 
 def test_backend_import_graph_has_no_cycle() -> None:
-    cycle = find_cycle(backend_import_graph())
+    cycle = find_cycle(import_graph(REPO / "backend", "backend"))
     assert cycle is None, "import cycle in backend/: " + " -> ".join(cycle or [])
 
 
