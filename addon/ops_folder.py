@@ -41,8 +41,10 @@ __all__ = [
     "classes",
 ]
 
-#: uploads that may wait for their answer while the next file is read
-MAX_IN_FLIGHT = 2
+#: uploads that may be out before the next file is read: 1, so Blender's importer never runs while a worker
+#: thread sends (bpy 4.2 segfaulted inside the BVH importer with an upload running on a worker, 2026-12-02);
+#: the upload still runs on a worker, so the panel stays responsive
+MAX_IN_FLIGHT = 1
 
 
 class FolderRun:
