@@ -1,4 +1,12 @@
-"""The re-rank's in-memory int8 copy of an index's patches, for indexes too large for a float cache.
+"""The re-rank's compact copies of an index's patches: a bfloat16 approximate pass, and int8 for large indexes.
+
+**bfloat16** (:class:`Bf16Patches`, the default where the CPU multiplies bfloat16 in hardware and the float
+cache exists): the candidates are scored from a bfloat16 copy (half the bytes of float32 read per window, and
+AVX512-BF16 / AMX products, about 2x faster than the float32 re-rank on its own), and only the windows that
+can still reach the top ``k`` are re-scored from the exact cache (:func:`near_top`, a bound on the bfloat16
+error, :data:`BF16_BOUND`): the hits and their scores are those of the exact re-rank.
+
+**int8** (:class:`Int8Patches`, opt-in):
 
 Two-stage search re-scores a few hundred candidate windows exactly, and what that costs is reading their
 patches: ``P x D`` float32 = 114 KB per window of 112 patches. When the whole index fits the searcher's
@@ -18,6 +26,7 @@ per dot product); the searcher then re-scores its best windows exactly (``Search
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import numpy as np
@@ -25,8 +34,57 @@ import torch
 
 from backend.errors import InvalidInputError
 from backend.index.codecs import Int8Codec
+from backend.index.store import MotionIndex
+from backend.search.hits import best_per_clip
 
-__all__ = ["Int8Patches"]
+__all__ = [
+    "BF16_BOUND",
+    "Bf16Patches",
+    "Int8Patches",
+    "bf16_matmul_fast",
+    "index_int8_scores",
+    "int8_maxsim",
+    "near_top",
+    "patch_caches",
+]
+
+#: bound of ``|bf16 MaxSim - exact MaxSim|`` for unit query tokens and unit patches: rounding each factor to
+#: bfloat16 moves it by at most 2^-9 relatively, so a dot product (at most ``|q| |x| = 1``) moves by at most
+#: 2^-8 (products and sums are accumulated in float32), and rounding the product's bfloat16 result by at most
+#: 2^-9 more; a max over patches and a mean over tokens keep that bound. 1 % above it for patches stored a
+#: little off unit norm (float16 rounding).
+BF16_BOUND = 1.01 * (2.0**-8 + 2.0**-9)
+
+
+@functools.cache
+def bf16_matmul_fast() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (AVX512-BF16 / AMX), as PyTorch reports it.
+
+    Without that, PyTorch emulates bfloat16 products and a bfloat16 re-rank would be slower than float32.
+    """
+    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)  # private in torch 2.x: absent = unknown
+    try:
+        return bool(check()) if callable(check) else False
+    except RuntimeError:
+        return False
+
+
+def near_top(approx: np.ndarray, clips: np.ndarray, k: int, bound: float) -> np.ndarray:
+    """Positions of the windows whose exact score can still place their clip among the ``k`` best clips.
+
+    With every approximate score within ``bound`` of the exact one, let ``T`` be the ``k``-th best clip's
+    approximate score (a clip scores its best window). ``k`` clips then score at least ``T - bound`` exactly,
+    so a clip of the exact top ``k`` scores at least ``T - bound`` exactly and its best window at least
+    ``T - 2 bound`` approximately: re-scoring exactly the windows at or above ``T - 2 bound`` gives the exact
+    top ``k`` and their exact scores (fewer than ``k`` clips: every window).
+
+    >>> near_top(np.array([0.9, 0.5, 0.895, 0.7]), np.array([0, 1, 2, 3]), 2, 0.01).tolist()
+    [0, 2]
+    """
+    best = best_per_clip(approx, clips, k)
+    if len(best) < k:
+        return np.arange(len(approx))
+    return np.nonzero(approx >= approx[best[-1]] - 2 * bound)[0]
 
 
 class Int8Patches:
@@ -74,22 +132,159 @@ class Int8Patches:
         """Bytes held (codes + scales + masks)."""
         return int(self.codes.numel() + self.scales.numel() * 4 + self.masks.numel())
 
-    def score(self, q_valid: torch.Tensor, rows: np.ndarray, block: int = 32) -> np.ndarray:
+    def score(self, q_valid: torch.Tensor, rows: np.ndarray, block: int = 256) -> np.ndarray:
         """MaxSim of one query's valid tokens ``(Lv, D)`` against windows ``rows`` -> ``(n,)`` float32.
 
         A window without a valid patch scores ``-inf`` (as :func:`backend.model.scoring.maxsim_one_query`).
         """
-        q = q_valid.float()
-        if q.dim() != 2 or q.shape[0] < 1 or q.shape[1] != self.codes.shape[2]:
-            raise InvalidInputError(f"q_valid must be (Lv >= 1, {self.codes.shape[2]}); got {tuple(q.shape)}")
         idx = torch.from_numpy(np.asarray(rows, dtype=np.int64))
-        out = torch.empty(len(idx), dtype=torch.float32)
-        p, d = self.codes.shape[1], self.codes.shape[2]
+        out = np.empty(len(idx), dtype=np.float32)
         for a in range(0, len(idx), block):
             r = idx[a : a + block]
-            sim = (q @ self.codes.index_select(0, r).reshape(-1, d).float().T).view(len(q), len(r), p)
-            sim.mul_(self.scales.index_select(0, r)[None])
+            masks = None if self.all_valid else self.masks.index_select(0, r)
+            out[a : a + block] = int8_maxsim(q_valid, self.codes.index_select(0, r), self.scales.index_select(0, r),
+                                             masks)  # fmt: skip
+        return out
+
+
+def index_int8_scores(index: MotionIndex, q_valid: torch.Tensor, rows: np.ndarray) -> np.ndarray:
+    """MaxSim of windows ``rows`` of an int8 index straight from its memory-mapped codes (:func:`int8_maxsim`)."""
+    if not len(rows):
+        return np.zeros(0, dtype=np.float32)
+    arrays, masks = index.window_codes(rows)
+    m = None if masks.all() else torch.from_numpy(masks)
+    return int8_maxsim(q_valid, torch.from_numpy(arrays["patches"]), torch.from_numpy(arrays["scales"]), m)
+
+
+#: the query's int8 digits (``q ~ s (d1 + d2 / 128 + d3 / 128^2)``) and each digit's weight
+_DIGITS = 3
+_DIGIT_BASE = 128.0
+
+
+def _query_digits(q: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """``(D, 8 ceil(3 L / 8))`` int8 digits of ``q (L, D)`` (columns: digit-major; zero padding) and ``s``."""
+    s = float(q.abs().max()) / 127.0 or 1.0
+    r, digits = q / s, []
+    for _ in range(_DIGITS):
+        d = torch.round(r)
+        digits.append(d)
+        r = (r - d) * _DIGIT_BASE
+    cols = torch.cat(digits).T  # (D, 3 L)
+    pad = -cols.shape[1] % 8  # torch._int_mm takes multiples of 8
+    return torch.nn.functional.pad(cols, (0, pad)).to(torch.int8).contiguous(), s
+
+
+def int8_maxsim(
+    q_valid: torch.Tensor, codes: torch.Tensor, scales: torch.Tensor, masks: torch.Tensor | None
+) -> np.ndarray:
+    """MaxSim of one query ``(Lv, D)`` against int8 windows: ``codes (n, P, D)``, ``scales (n, P)`` -> ``(n,)``.
+
+    ``score = mean_t max_p scale[p] * (q_t . code[p])``, ``-inf`` for a window without a valid patch
+    (``masks (n, P)``, None = all valid). The codes are multiplied as they are stored, in integers: the query
+    is written as three int8 digits per element (``q = s (d1 + d2 / 128 + d3 / 128^2)``, within ``s / 2^15``)
+    and one ``torch._int_mm`` (exact int32 sums) gives every digit's dot product, so the scores are float32
+    MaxSim's to a few 1e-6 (``q`` and the patches unit vectors) without converting the codes to float
+    (about 3x less time than converting them and a float32 product, docs/benchmarks.md).
+    """
+    q = q_valid.float()
+    n, p, d = codes.shape
+    if q.dim() != 2 or q.shape[0] < 1 or q.shape[1] != d:
+        raise InvalidInputError(f"q_valid must be (Lv >= 1, {d}); got {tuple(q.shape)}")
+    if n * p > 16 and d % 8 == 0:  # torch._int_mm's shape rules
+        digits, s = _query_digits(q)
+        c = torch._int_mm(codes.reshape(n * p, d), digits).float()
+        lv = len(q)
+        sim = c[:, :lv] + c[:, lv : 2 * lv] / _DIGIT_BASE + c[:, 2 * lv : 3 * lv] / _DIGIT_BASE**2
+        sim = sim.mul_(s).view(n, p, lv)
+    else:
+        sim = (codes.reshape(n * p, d).float() @ q.T).view(n, p, len(q))
+    sim.mul_(scales.float()[:, :, None])
+    if masks is not None:
+        sim.masked_fill_(~masks.bool()[:, :, None], float("-inf"))
+    return sim.amax(dim=1).mean(dim=1).numpy()
+
+
+class Bf16Patches:
+    """A bfloat16 copy of the patch cache for the approximate pass of the re-rank (within :data:`BF16_BOUND`).
+
+    Half the bytes of float32 per re-ranked window and hardware matrix products where the CPU has them
+    (:func:`bf16_matmul_fast`): the searcher scores its candidates here, then re-scores exactly, from its
+    exact cache, only the windows :func:`near_top` names, so the hits and their scores stay exact.
+
+    Args:
+        patches: ``(N, P, D)`` bfloat16.
+        masks: ``(N, P)`` bool scoring mask.
+    """
+
+    def __init__(self, patches: torch.Tensor, masks: torch.Tensor) -> None:
+        if patches.dtype != torch.bfloat16 or patches.dim() != 3 or masks.shape != patches.shape[:2]:
+            raise InvalidInputError(f"patches must be (N, P, D) bfloat16 and masks (N, P); got "
+                                    f"{tuple(patches.shape)} {patches.dtype} and {tuple(masks.shape)}")  # fmt: skip
+        self.patches, self.masks = patches, masks.bool()
+        self.all_valid = bool(self.masks.all())
+
+    @classmethod
+    def from_cache(cls, cache: torch.Tensor, masks: torch.Tensor, block: int = 1024) -> Bf16Patches:
+        """Convert a float cache ``(N, P, D)`` block by block (no float32 temporary of the whole cache)."""
+        out = torch.empty(cache.shape, dtype=torch.bfloat16)
+        for a in range(0, len(cache), block):
+            out[a : a + block] = cache[a : a + block].float()
+        return cls(out, masks)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held (patches; the masks are the searcher's)."""
+        return int(self.patches.numel() * 2)
+
+    def score(self, q_valid: torch.Tensor, rows: np.ndarray, block: int = 256) -> np.ndarray:
+        """Approximate MaxSim of one query's valid tokens ``(Lv, D)`` against windows ``rows`` -> ``(n,)``.
+
+        ``-inf`` for a window without a valid patch (as :func:`backend.model.scoring.maxsim_one_query`).
+        """
+        p, d = self.patches.shape[1], self.patches.shape[2]
+        if q_valid.dim() != 2 or q_valid.shape[0] < 1 or q_valid.shape[1] != d:
+            raise InvalidInputError(f"q_valid must be (Lv >= 1, {d}); got {tuple(q_valid.shape)}")
+        q_t = q_valid.to(torch.bfloat16).T.contiguous()  # (D, Lv): patches x tokens, one product per block
+        idx = torch.from_numpy(np.asarray(rows, dtype=np.int64))
+        out = torch.empty(len(idx), dtype=torch.float32)
+        for a in range(0, len(idx), block):
+            r = idx[a : a + block]
+            sim = (self.patches.index_select(0, r).view(-1, d) @ q_t).float().view(len(r), p, -1)
             if not self.all_valid:
-                sim.masked_fill_(~self.masks.index_select(0, r)[None], float("-inf"))
-            out[a : a + block] = sim.amax(dim=2).mean(dim=0)
+                sim.masked_fill_(~self.masks.index_select(0, r)[:, :, None], float("-inf"))
+            out[a : a + block] = sim.amax(dim=1).mean(dim=1)
         return out.numpy()
+
+
+def patch_caches(
+    index: MotionIndex, masks: torch.Tensor, cache_bytes: int, *, int8: bool, bf16: bool | None
+) -> tuple[torch.Tensor | None, Int8Patches | None, Bf16Patches | None]:
+    """The searcher's in-memory patches: ``(float cache, int8 copy, bfloat16 copy)``, each None when absent.
+
+    Float cache ``(N, P, D)``: float16 for an fp16 index (its values exactly, half the bytes), else float32
+    when that fits ``cache_bytes`` and float16 within twice it. Without one (a larger index), the int8 copy
+    when ``int8`` and it fits in twice ``cache_bytes``. With one, the bfloat16 copy when ``bf16`` (None =
+    :func:`bf16_matmul_fast`) and it fits ``cache_bytes``.
+    """
+    h, n = index.header, index.num_windows
+    nbytes = n * h.num_patches * h.embed_dim * 4
+    dtype = (
+        torch.float16 if h.codec == "fp16" and nbytes <= 2 * cache_bytes
+        else torch.float32 if nbytes <= cache_bytes
+        else torch.float16 if nbytes <= 2 * cache_bytes
+        else None
+    )  # fmt: skip
+    if dtype is None:
+        int8_bytes = n * h.num_patches * (h.embed_dim + 5)
+        if not (int8 and n and int8_bytes <= 2 * cache_bytes):
+            return None, None, None
+        codes = Int8Patches.build(
+            index.iter_decoded(), n, h.num_patches, h.embed_dim, exact=h.codec == "int8"
+        )
+        return None, codes, None
+    cache = torch.empty((n, h.num_patches, h.embed_dim), dtype=dtype)
+    for a, emb, _ in index.iter_decoded():
+        cache[a : a + len(emb)] = torch.from_numpy(emb).to(dtype)
+    use_bf16 = bf16_matmul_fast() if bf16 is None else bf16
+    approx = Bf16Patches.from_cache(cache, masks) if use_bf16 and n and nbytes // 2 <= cache_bytes else None
+    return cache, None, approx

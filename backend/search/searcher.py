@@ -16,10 +16,9 @@ All scores come from :func:`backend.model.scoring.maxsim` (query tokens vs windo
 
 A clip's score is its best window's score (windows are de-duplicated per clip) and a hit reports that
 window as a time segment of the clip. Decoded patches are kept in memory as one padded tensor
-``(N_windows, P, D)`` (float32, or float16 when float32 would exceed ``cache_bytes``), plus ``(N_windows, P)``
-masks. Beyond twice that budget patches are decoded from the memory-mapped codec arrays per query, or, with
-``int8_rerank=True``, the two-stage re-rank reads an int8 copy (:mod:`backend.search.rerank`, a quarter of
-float32; exact for an int8 index, otherwise the best ``rescore`` clips are re-scored exactly).
+``(N_windows, P, D)`` and ``(N_windows, P)`` masks, with a bfloat16 copy for the re-rank's first pass; beyond
+twice ``cache_bytes`` the re-rank reads the memory-mapped codes (int8) or decodes them, or reads an in-memory
+int8 copy (``int8_rerank``): :func:`backend.search.rerank.patch_caches` says which, and when it is exact.
 Query encodings are kept in a small LRU cache keyed by the text (a repeated query costs no encoding); new
 queries are encoded with ONNX Runtime on CPU when available (``text_runtime``, :mod:`backend.model.text_onnx`).
 """
@@ -45,7 +44,7 @@ from backend.search.candidate_cache import CACHE_DIR
 from backend.search.candidates import CentroidCandidates
 from backend.search.hits import Hit, best_per_clip, window_hits
 from backend.search.query_cache import FeatureCache, QueryCache, copy_encoding
-from backend.search.rerank import Int8Patches
+from backend.search.rerank import BF16_BOUND, index_int8_scores, near_top, patch_caches
 from backend.search.selection import allowed_rows, pooled_candidates
 
 if TYPE_CHECKING:
@@ -103,6 +102,9 @@ class Searcher:
             copy fits in twice ``cache_bytes``; off by default (False = decode the candidates from the
             memory-mapped codec arrays on every query): on the shared benchmark machine the re-rank of warm
             rows was 3x faster with it but full searches 1.9x slower (docs/benchmarks.md).
+        bf16_rerank: score the re-rank's candidates from a bfloat16 copy of the float cache first and re-score
+            exactly only those that can still reach the top (exact hits; :mod:`backend.search.rerank`); None =
+            where the CPU multiplies bfloat16 in hardware.
         rescore: with an int8 copy of a non-int8 index, the candidate windows of this many best clips (at
             least ``2 k``) are re-scored exactly.
     """
@@ -128,6 +130,7 @@ class Searcher:
         strengths: Strengths = "attention",
         attribution_steps: int = 1,
         int8_rerank: bool = False,
+        bf16_rerank: bool | None = None,
         rescore: int = 64,
     ) -> None:
         if model is not None:
@@ -162,26 +165,13 @@ class Searcher:
         self.model: MotionTextRetrieval | None = model
         self._query_encoder = query_encoder
         self.exact_threshold, self.candidates, self.chunk_size = exact_threshold, candidates, chunk_size
-        h = index.header
-        self.n_windows = h.n_time
+        self.n_windows = index.header.n_time
         self.window_clip = index.window_clip
         self.durations = np.array([r.duration for r in index.clips], dtype=np.float64)
         self.pooled = torch.from_numpy(index.pooled())
-        nbytes = index.num_windows * h.num_patches * h.embed_dim * 4
-        self.patches: torch.Tensor | None = None
         self.masks = torch.from_numpy(index.masks())
-        dtype = (
-            torch.float32 if nbytes <= cache_bytes else torch.float16 if nbytes <= 2 * cache_bytes else None
-        )
-        if dtype is not None:
-            self.patches = torch.empty((index.num_windows, h.num_patches, h.embed_dim), dtype=dtype)
-            for a, emb, _ in index.iter_decoded():
-                self.patches[a : a + len(emb)] = torch.from_numpy(emb).to(dtype)
-        self.codes: Int8Patches | None = None
-        int8_bytes = index.num_windows * h.num_patches * (h.embed_dim + 5)
-        if dtype is None and int8_rerank and index.num_windows and int8_bytes <= 2 * cache_bytes:
-            self.codes = Int8Patches.build(index.iter_decoded(), index.num_windows, h.num_patches, h.embed_dim,
-                                           exact=h.codec == "int8")  # fmt: skip
+        self.patches, self.codes, self.approx = patch_caches(index, self.masks, cache_bytes, int8=int8_rerank,
+                                                             bf16=bf16_rerank)  # fmt: skip
         self._lock, self._build_lock, self._encoder_lock = (threading.Lock() for _ in range(3))
         self._bank: tuple[list[str], torch.Tensor, torch.Tensor] | None = None
         self._centroids: CentroidCandidates | None = None
@@ -283,8 +273,18 @@ class Searcher:
         return out
 
     def _rerank(self, q: torch.Tensor, q_mask: torch.Tensor, rows: np.ndarray, k: int) -> np.ndarray:
-        """Scores of candidate windows ``rows``: exact MaxSim, through the int8 copy when there is one."""
-        if self.codes is None or not bool(q_mask.any()):
+        """Scores of candidate windows ``rows``: exact MaxSim (at least for the best ``max(k, 11)`` clips),
+        through the bfloat16 or the int8 copy when there is one."""
+        if not bool(q_mask.any()):
+            return self.score_rows(q, q_mask, rows)
+        if self.approx is not None:  # every window that can reach the top is re-scored exactly
+            scores = self.approx.score(q.float()[q_mask.bool()], rows)
+            near = near_top(scores, self.window_clip[rows], max(k, REFERENCE_RANKS[1]), BF16_BOUND)
+            scores[near] = self.score_rows(q, q_mask, rows[near])
+            return scores
+        if self.codes is None:  # an int8 index without a cache is scored on its stored codes, not decoded
+            if self.patches is None and self.index.header.codec == "int8":
+                return index_int8_scores(self.index, q.float()[q_mask.bool()], rows)
             return self.score_rows(q, q_mask, rows)
         scores = self.codes.score(q.float()[q_mask.bool()], rows, self.gather_block)
         if not self.codes.exact:  # int8 rounding of fp16 / pq patches: every window of the best clips is

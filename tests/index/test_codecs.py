@@ -94,3 +94,33 @@ def test_bytes_per_clip_on_disk(
     per_clip = info["bytes_per_clip_embeddings"]
     assert per_clip == pytest.approx(sum(v for k, v in disk.items() if k != "joints") / len(index))
     index.verify()
+
+
+def test_decode_into_out_matches_and_fp16_is_exact(real_patches: np.ndarray) -> None:
+    half = real_patches.astype(np.float16)
+    np.testing.assert_array_equal(Fp16Codec().decode({"patches": half}), half.astype(np.float32))  # exact
+    for c in (Fp16Codec(), Int8Codec(), PQCodec(train_pq(real_patches, real_patches.shape[1] // 4))):
+        enc = c.encode(real_patches)
+        out = np.full(real_patches.shape, np.nan, dtype=np.float32)
+        assert c.decode(enc, out=out) is out
+        np.testing.assert_array_equal(out, c.decode(enc))
+
+
+def test_window_codes_are_the_stored_arrays(built_index: Path, tmp_path: Path) -> None:
+    from backend.index.transcode import transcode_index
+
+    index = transcode_index(built_index, tmp_path / "int8", "int8", segment_clips=7)  # several segments
+    assert len(index.header.segments) > 1
+    rows = np.random.default_rng(0).permutation(index.num_windows)  # unsorted, across segments
+    arrays, mask = index.window_codes(rows)
+    emb, want_mask = index.window_patches(rows)
+    np.testing.assert_array_equal(mask, want_mask)
+    assert not mask.all(), "the tiny index has windows with padding patches"
+    assert arrays["patches"].dtype == np.int8 and arrays["patches"].shape == emb.shape
+    assert np.all(arrays["patches"][~mask] == 0) and np.all(arrays["scales"][~mask] == 0)
+    dec = Int8Codec().decode({"patches": arrays["patches"][mask], "scales": arrays["scales"][mask]})
+    np.testing.assert_array_equal(dec, emb[mask])
+    order = np.argsort(rows)  # sorted rows take the in-place path: the same arrays
+    sorted_arrays, _ = index.window_codes(rows[order])
+    np.testing.assert_array_equal(sorted_arrays["patches"], arrays["patches"][order])
+    np.testing.assert_array_equal(sorted_arrays["scales"], arrays["scales"][order])

@@ -3,10 +3,12 @@
 Contract:
 
 * from an int8 index the copy holds the stored codes, so two-stage search through it gives the same hits and
-  the same scores (to float rounding) as decoding the candidates from the memory-mapped arrays;
+  the same scores (to float rounding) as scoring the memory-mapped codes and as exact search;
 * from an fp16 index its scores are within int8 rounding of exact MaxSim, and the hits a search reports
   carry exact scores (the best windows are re-scored), in the exact order;
-* padding patches never score; the copy is a little over a quarter of the float32 bytes.
+* padding patches never score; the copy is a little over a quarter of the float32 bytes;
+* the bfloat16 copy scores within its stated bound of exact MaxSim, the windows ``near_top`` names hold the
+  exact best clips, and a search through it reports the exact re-rank's hits and scores.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import torch
 from backend.index.store import MotionIndex
 from backend.index.transcode import transcode_index
 from backend.model.scoring import maxsim
+from backend.search.hits import best_per_clip
+from backend.search.rerank import BF16_BOUND, index_int8_scores, near_top
 from backend.search.searcher import Searcher
 
 QUERIES = ["a person kicks", "someone waves goodbye with one hand", "a man walks backwards to the left"]
@@ -50,14 +54,21 @@ def test_int8_index_copy_is_exact(int8_index: Path, model) -> None:
     assert fast.codes is not None and fast.codes.exact and slow.codes is None and fast.patches is None
     h = index.header
     assert fast.codes.nbytes < index.num_windows * h.num_patches * h.embed_dim * 4 * 0.3
+    exact = Searcher(index, model, exact_threshold=10**9)
     for text in QUERIES:
         enc = fast.encode_query(text)
-        a, b = fast.search_encoded(enc, 10), slow.search_encoded(enc, 10)
-        assert [x.clip_id for x in a] == [x.clip_id for x in b] and len(a) >= 5
+        a, b, c = fast.search_encoded(enc, 10), slow.search_encoded(enc, 10), exact.search_encoded(enc, 10)
+        assert [x.clip_id for x in a] == [x.clip_id for x in b] == [x.clip_id for x in c] and len(a) >= 5
         np.testing.assert_allclose([x.score for x in a], [x.score for x in b], atol=1e-5)
+        np.testing.assert_allclose([x.score for x in b], [x.score for x in c], atol=1e-5)
         rows = np.arange(index.num_windows)
         q = enc.emb[0].float()[enc.mask[0].bool()]
         np.testing.assert_allclose(fast.codes.score(q, rows), _exact(fast, enc), atol=1e-5)
+        # without a copy the re-rank reads the memory-mapped codes (unsorted rows, padding included)
+        shuffled = np.random.default_rng(0).permutation(rows)
+        np.testing.assert_allclose(
+            index_int8_scores(index, q, shuffled), _exact(fast, enc)[shuffled], atol=1e-5
+        )
 
 
 def test_fp16_index_copy_is_close_and_hits_are_exact(built_index: Path, model) -> None:
@@ -91,3 +102,34 @@ def test_padding_patches_never_score(built_index: Path, model) -> None:
     emb, mask = index.window_patches(np.array([row]))
     want = maxsim(q[None], torch.ones(1, 3, dtype=torch.bool), torch.from_numpy(emb), torch.from_numpy(mask))
     np.testing.assert_allclose(s.codes.score(q, np.array([row])), want[0].numpy(), atol=5e-3)
+
+
+def test_bf16_copy_is_within_its_bound_and_hits_are_exact(built_index: Path, model) -> None:
+    index = MotionIndex.open(built_index)
+    opts = {"exact_threshold": 0, "candidates": index.num_windows}
+    fast, plain = (
+        Searcher(index, model, bf16_rerank=True, **opts),
+        Searcher(index, model, bf16_rerank=False, **opts),
+    )
+    exact = Searcher(index, model, exact_threshold=10**9)
+    assert fast.approx is not None and plain.approx is None and fast.approx.nbytes == fast.patches.numel() * 2
+    assert not fast.approx.all_valid, "the tiny index has windows with padding patches"
+    rows, clips = np.arange(index.num_windows), fast.window_clip
+    texts = [*QUERIES, "walk", "an old man sits down slowly", "jump forward twice", "a person dances happily"]
+    re_scored = []
+    for text in texts:
+        enc = fast.encode_query(text)
+        approx, ref = fast.approx.score(enc.emb[0].float()[enc.mask[0].bool()], rows), _exact(fast, enc)
+        finite = np.isfinite(ref)
+        assert np.array_equal(np.isfinite(approx), finite)  # a window without a valid patch: -inf in both
+        err = np.abs(approx - ref)[finite]
+        assert 0 < err.max() <= BF16_BOUND  # rounded, within the bound the re-scoring relies on
+        for k in (1, 3, 8):
+            near = near_top(approx, clips, k, BF16_BOUND)
+            assert set(best_per_clip(ref, clips, k)) <= set(near)  # the exact best windows are re-scored
+            re_scored.append(len(near) / len(rows))
+            a, b, c = fast.search_encoded(enc, k), plain.search_encoded(enc, k), exact.search_encoded(enc, k)
+            assert [x.clip_id for x in a] == [x.clip_id for x in b] == [x.clip_id for x in c]
+            np.testing.assert_allclose([x.score for x in a], [x.score for x in b], atol=1e-6)
+            np.testing.assert_allclose([x.score for x in a], [x.score for x in c], atol=1e-5)
+    assert np.mean(re_scored) < 0.6  # the bound leaves most candidates to the approximate pass alone (0.43)

@@ -13,6 +13,7 @@ import torch
 
 from backend.errors import InvalidInputError
 from backend.index.store import MotionIndex
+from backend.index.transcode import transcode_index
 from backend.model.scoring import maxsim
 from backend.search.searcher import Searcher
 
@@ -91,22 +92,28 @@ def test_duration_filters(searcher: Searcher) -> None:
     assert searcher.search("a person", k=3, min_duration=1e6) == []
 
 
-def test_cache_dtypes_give_the_same_results(built_index: Path, model) -> None:
+def test_cache_dtypes_give_the_same_results(built_index: Path, model, tmp_path: Path) -> None:
     index = MotionIndex.open(built_index)
     h = index.header
+    assert h.codec == "fp16"
     fp32_bytes = index.num_windows * h.num_patches * h.embed_dim * 4
-    cached = Searcher(index, model)
-    half = Searcher(index, model, cache_bytes=fp32_bytes // 2 + 1)
+    cached = Searcher(index, model, bf16_rerank=False)
+    half = Searcher(index, model, cache_bytes=fp32_bytes // 2 + 1, bf16_rerank=False)
     uncached = Searcher(index, model, cache_bytes=0)
-    assert cached.patches is not None and cached.patches.dtype == torch.float32
+    int8 = Searcher(transcode_index(built_index, tmp_path / "int8", "int8"), model)
+    # an fp16 index is cached as float16: its stored values exactly, half the bytes of float32
+    assert cached.patches is not None and cached.patches.dtype == torch.float16
+    emb, _ = index.window_patches(np.arange(index.num_windows))
+    assert torch.equal(cached.patches.float(), torch.from_numpy(emb))
     assert half.patches is not None and half.patches.dtype == torch.float16
     assert uncached.patches is None
+    assert int8.patches is not None and int8.patches.dtype == torch.float32  # int8 x scale: not float16-exact
     for mode in ("exact", "two_stage"):
         ref = cached.search("a person kicks", k=5, mode=mode)
-        for other, tol in ((uncached, 1e-6), (half, 1e-3)):
+        for other in (uncached, half):
             hits = other.search("a person kicks", k=5, mode=mode)
             assert [h.clip_id for h in hits] == [h.clip_id for h in ref]
-            np.testing.assert_allclose([h.score for h in hits], [h.score for h in ref], atol=tol)
+            np.testing.assert_allclose([h.score for h in hits], [h.score for h in ref], atol=1e-6)
 
 
 @pytest.mark.parametrize(

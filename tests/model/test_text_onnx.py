@@ -48,6 +48,8 @@ def test_onnx_matches_torch_on_real_captions(default_model, kit_captions: list[s
             one = default_model.encode_text([text])
         _assert_same(onnx([text]), one)
     assert onnx.onnx_bytes > 1_000_000  # the whole backbone went into the graph
+    # exported from the eager attention (a graph ONNX Runtime fuses); the model keeps its own afterwards
+    assert default_model.text_encoder.encoder.config._attn_implementation == "sdpa"
 
 
 def test_onnx_tracks_the_weights_it_was_made_from(tiny_model, bandai_captions: dict[str, str]) -> None:
