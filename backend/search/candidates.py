@@ -250,25 +250,29 @@ class CentroidCandidates:
             floor, top_v, top_i = top_v[:, nprobe], top_v[:, :nprobe], top_i[:, :nprobe]
         else:  # every centroid probed: every window is reached by every token
             floor = torch.full((n_tok,), -1.0)
-        probe = top_i.numpy()
-        starts = self.offsets[probe].ravel()
-        lens = self.offsets[probe + 1].ravel() - starts
+        # per (token, window): the best probed centroid's gain over the token's floor (0 = not reached); the
+        # window's score is the mean floor plus the mean gain (one zero-filled buffer, no floor broadcast)
+        probe = top_i.numpy().ravel()
+        starts = self.offsets[probe]
+        lens = self.offsets[probe + 1] - starts
         total = int(lens.sum())
         if total == 0:
             return out
-        first = np.cumsum(lens) - lens
-        pos = np.repeat(starts - first, lens) + np.arange(total)
-        win = torch.from_numpy(self.windows[pos].astype(np.int64))
-        lens_t = torch.from_numpy(lens)
-        tok = torch.arange(n_tok).repeat_interleave(top_i.shape[1]).repeat_interleave(lens_t)
-        vals = top_v.reshape(-1).repeat_interleave(lens_t)
-        buf = floor[:, None].expand(n_tok, self.num_windows).contiguous()
-        buf.view(-1).scatter_reduce_(0, tok * self.num_windows + win, vals, reduce="amax")
-        reached = torch.zeros(self.num_windows, dtype=torch.bool)
+        pos = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(total)
+        win = self.windows[pos]
+        gain = np.repeat((top_v - floor[:, None]).numpy().ravel(), lens)
+        key = (
+            np.repeat(np.repeat(np.arange(n_tok, dtype=np.int64) * self.num_windows, top_i.shape[1]), lens)
+            + win
+        )
+        buf = torch.zeros(n_tok * self.num_windows)
+        buf.scatter_reduce_(0, torch.from_numpy(key), torch.from_numpy(gain), reduce="amax")
+        reached = np.zeros(self.num_windows, dtype=bool)
         reached[win] = True
         if allowed is not None:
-            reached &= torch.from_numpy(np.asarray(allowed, dtype=bool))
-        return torch.where(reached, buf.mean(dim=0), out)
+            reached &= np.asarray(allowed, dtype=bool)
+        score = buf.view(n_tok, self.num_windows).sum(dim=0).div_(n_tok).add_(floor.mean())
+        return torch.where(torch.from_numpy(reached), score, out)
 
     def candidates(
         self, q: torch.Tensor, n: int, nprobe: int, allowed: np.ndarray | None = None
