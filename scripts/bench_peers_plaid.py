@@ -42,7 +42,8 @@ def folder_bytes(path: Path) -> int:
 def main() -> int:
     torch.set_num_threads(int(os.environ.get("PEER_THREADS", "2")))
     data = np.load(sys.argv[1])
-    vecs, offs, clip = data["doc_vecs"].astype(np.float32), data["doc_offsets"], data["doc_clip"]
+    vecs = np.load(Path(sys.argv[1]).with_name(str(data["doc_vecs_file"]))).astype(np.float32)
+    offs, clip = data["doc_offsets"], data["doc_clip"]
     q_vecs, q_offs, truth = data["q_vecs"].astype(np.float32), data["q_offsets"], data["truth"]
     k, n_docs, n_clips = truth.shape[1], len(offs) - 1, int(clip.max()) + 1
     docs = [torch.from_numpy(vecs[offs[i] : offs[i + 1]]) for i in range(n_docs)]

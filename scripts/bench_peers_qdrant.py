@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from qdrant_client import QdrantClient, models
@@ -22,7 +23,9 @@ from qdrant_client import QdrantClient, models
 
 def main() -> int:
     data = np.load(sys.argv[1])
-    vecs, offs, clip = data["doc_vecs"].astype(np.float32), data["doc_offsets"], data["doc_clip"]
+    # the patches: memory-mapped beside the export (float32, or float16 for the 100k set), read batch by batch
+    vecs = np.load(Path(sys.argv[1]).with_name(str(data["doc_vecs_file"])), mmap_mode="r")
+    offs, clip = data["doc_offsets"], data["doc_clip"]
     q_vecs, q_offs, truth = data["q_vecs"].astype(np.float32), data["q_offsets"], data["truth"]
     k, n_docs, n_clips = truth.shape[1], len(offs) - 1, int(clip.max()) + 1
     client = QdrantClient(location=":memory:")
@@ -38,7 +41,9 @@ def main() -> int:
     for a in range(0, n_docs, 256):
         points = [
             models.PointStruct(
-                id=i, vector=vecs[offs[i] : offs[i + 1]].tolist(), payload={"clip": int(clip[i])}
+                id=i,
+                vector=np.asarray(vecs[offs[i] : offs[i + 1]], dtype=np.float32).tolist(),
+                payload={"clip": int(clip[i])},
             )
             for i in range(a, min(a + 256, n_docs))
         ]

@@ -132,7 +132,8 @@ def bench_size(n: int, args: argparse.Namespace, model, world, tmp: Path, roots:
                 times[name].append(w.ask(op="search", text=t, k=10)["s"])
         row["search"] = {name: _pct(ts) for name, ts in times.items()}
         # each alone: the same texts back to back in one worker while the others wait (as one server runs)
-        alone_texts = [f"{t} then stops" for t in texts[: args.queries]]
+        pool = _texts(len(ADVERBS) * len(TEXTS))[len(texts) :]  # texts of the same kind, not sent before
+        alone_texts = (pool * (1 + args.queries // max(len(pool), 1)))[: args.queries]
         row["alone"] = {
             name: _pct(w.ask(op="searches", texts=alone_texts, k=10)["s"]) for name, w in workers.items()
         }
