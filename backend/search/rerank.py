@@ -48,12 +48,12 @@ __all__ = [
     "patch_caches",
 ]
 
-#: bound of ``|bf16 MaxSim - exact MaxSim|`` for unit query tokens and unit patches: rounding each factor to
-#: bfloat16 moves it by at most 2^-9 relatively, so a dot product (at most ``|q| |x| = 1``) moves by at most
-#: 2^-8 (products and sums are accumulated in float32), and rounding the product's bfloat16 result by at most
-#: 2^-9 more; a max over patches and a mean over tokens keep that bound. 1 % above it for patches stored a
-#: little off unit norm (float16 rounding).
-BF16_BOUND = 1.01 * (2.0**-8 + 2.0**-9)
+#: bound of ``|bf16 MaxSim - exact MaxSim|`` per unit of ``max |q_t| * max |x_p|``: rounding each factor to
+#: bfloat16 moves it by at most 2^-9 relatively, so a dot product (at most ``|q| |x|``) moves by at most
+#: ``2^-8 |q| |x|`` (products and sums are accumulated in float32), and rounding the product's bfloat16 result
+#: by at most ``2^-9 |q| |x|`` more; a max over patches and a mean over tokens keep that bound
+#: (:meth:`Bf16Patches.bound` scales it by the norms; 0.0059 for unit vectors).
+BF16_BOUND = 2.0**-8 + 2.0**-9
 
 
 @functools.cache
@@ -205,7 +205,7 @@ def int8_maxsim(
 
 
 class Bf16Patches:
-    """A bfloat16 copy of the patch cache for the approximate pass of the re-rank (within :data:`BF16_BOUND`).
+    """A bfloat16 copy of the patch cache for the approximate pass of the re-rank (within :meth:`bound`).
 
     Half the bytes of float32 per re-ranked window and hardware matrix products where the CPU has them
     (:func:`bf16_matmul_fast`): the searcher scores its candidates here, then re-scores exactly, from its
@@ -214,22 +214,31 @@ class Bf16Patches:
     Args:
         patches: ``(N, P, D)`` bfloat16.
         masks: ``(N, P)`` bool scoring mask.
+        max_norm: the largest patch norm (the error bound scales with it).
     """
 
-    def __init__(self, patches: torch.Tensor, masks: torch.Tensor) -> None:
+    def __init__(self, patches: torch.Tensor, masks: torch.Tensor, max_norm: float) -> None:
         if patches.dtype != torch.bfloat16 or patches.dim() != 3 or masks.shape != patches.shape[:2]:
             raise InvalidInputError(f"patches must be (N, P, D) bfloat16 and masks (N, P); got "
                                     f"{tuple(patches.shape)} {patches.dtype} and {tuple(masks.shape)}")  # fmt: skip
-        self.patches, self.masks = patches, masks.bool()
+        self.patches, self.masks, self.max_norm = patches, masks.bool(), float(max_norm)
         self.all_valid = bool(self.masks.all())
 
     @classmethod
     def from_cache(cls, cache: torch.Tensor, masks: torch.Tensor, block: int = 1024) -> Bf16Patches:
         """Convert a float cache ``(N, P, D)`` block by block (no float32 temporary of the whole cache)."""
         out = torch.empty(cache.shape, dtype=torch.bfloat16)
+        max_norm = 0.0
         for a in range(0, len(cache), block):
-            out[a : a + block] = cache[a : a + block].float()
-        return cls(out, masks)
+            x = cache[a : a + block].float()
+            out[a : a + block] = x
+            max_norm = max(max_norm, float(x.norm(dim=-1).max())) if len(x) else max_norm
+        return cls(out, masks, max_norm)
+
+    def bound(self, q_valid: torch.Tensor) -> float:
+        """Bound of ``|score - exact MaxSim|`` of :meth:`score` for this query (:data:`BF16_BOUND`, by the norms;
+        1e-3 relative on top for the float32 sums)."""
+        return BF16_BOUND * self.max_norm * float(q_valid.float().norm(dim=-1).max()) * 1.001
 
     @property
     def nbytes(self) -> int:

@@ -44,7 +44,7 @@ from backend.search.candidate_cache import CACHE_DIR
 from backend.search.candidates import CentroidCandidates
 from backend.search.hits import Hit, best_per_clip, window_hits
 from backend.search.query_cache import FeatureCache, QueryCache, copy_encoding
-from backend.search.rerank import BF16_BOUND, index_int8_scores, near_top, patch_caches
+from backend.search.rerank import index_int8_scores, near_top, patch_caches
 from backend.search.selection import allowed_rows, pooled_candidates
 
 if TYPE_CHECKING:
@@ -278,8 +278,11 @@ class Searcher:
         if not bool(q_mask.any()):
             return self.score_rows(q, q_mask, rows)
         if self.approx is not None:  # every window that can reach the top is re-scored exactly
-            scores = self.approx.score(q.float()[q_mask.bool()], rows)
-            near = near_top(scores, self.window_clip[rows], max(k, REFERENCE_RANKS[1]), BF16_BOUND)
+            q_valid = q.float()[q_mask.bool()]
+            scores = self.approx.score(q_valid, rows)
+            near = near_top(
+                scores, self.window_clip[rows], max(k, REFERENCE_RANKS[1]), self.approx.bound(q_valid)
+            )
             scores[near] = self.score_rows(q, q_mask, rows[near])
             return scores
         if self.codes is None:  # an int8 index without a cache is scored on its stored codes, not decoded
