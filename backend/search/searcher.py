@@ -98,10 +98,9 @@ class Searcher:
             forward + backward pass per explained hit; :mod:`backend.search.attribution`).
         attribution_steps: with ``gradient``: 1 = gradient x input; ``n > 1`` = integrated gradients with
             ``n`` steps (``n`` times the cost).
-        int8_rerank: above twice ``cache_bytes`` of float32, re-rank from an in-memory int8 copy when that
-            copy fits in twice ``cache_bytes``; off by default (False = decode the candidates from the
-            memory-mapped codec arrays on every query): on the shared benchmark machine the re-rank of warm
-            rows was 3x faster with it but full searches 1.9x slower (docs/benchmarks.md).
+        int8_rerank: above twice ``cache_bytes`` of float32, re-rank from an in-memory int8 copy (if it fits
+            in twice ``cache_bytes``; False = read the memory-mapped codes); opt-in: full searches were slower
+            with it on the shared benchmark machine (docs/benchmarks.md).
         bf16_rerank: score the re-rank's candidates from a bfloat16 copy of the float cache first and re-score
             exactly only those that can still reach the top (exact hits; :mod:`backend.search.rerank`); None =
             where the CPU multiplies bfloat16 in hardware.
@@ -206,11 +205,7 @@ class Searcher:
         return torch.from_numpy(emb), torch.from_numpy(mask)
 
     def require_model(self) -> MotionTextRetrieval:
-        """The searcher's model.
-
-        Raises:
-            InvalidInputError: the searcher was made without one (embedding-level use only).
-        """
+        """The searcher's model (raises :class:`InvalidInputError` if made without one: embeddings only)."""
         if self.model is None:
             raise InvalidInputError("this Searcher has no model; pass one to encode text or motion")
         return self.model
