@@ -109,3 +109,24 @@ def test_onnx_export_failure_is_a_clear_error(tiny_model, monkeypatch: pytest.Mo
         make_query_encoder(tiny_model, "onnx")
     encode, runtime = make_query_encoder(tiny_model, "auto")
     assert runtime == "torch" and encode == tiny_model.encode_text
+
+
+def test_graph_is_traced_from_eager_attention(tiny_model, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backbone is exported with its eager attention (the graph ONNX Runtime fuses), then given back its own."""
+    seen: list[str] = []
+    export = torch.onnx.export
+
+    def recording_export(module, *args, **kwargs):
+        seen.append(module.encoder.config._attn_implementation)
+        return export(module, *args, **kwargs)
+
+    own = tiny_model.text_encoder.encoder.config._attn_implementation
+    monkeypatch.setattr(torch.onnx, "export", recording_export)
+    onnx = OnnxTextEncoder(tiny_model)
+    assert seen == ["eager"] and own != "eager"
+    assert tiny_model.text_encoder.encoder.config._attn_implementation == own
+    with torch.inference_mode():
+        _assert_same(
+            onnx(["a person waves with the left hand"]),
+            tiny_model.encode_text(["a person waves with the left hand"]),
+        )
