@@ -8,7 +8,6 @@ Every step is cached: a second run skips what is already there and starts the se
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import subprocess
@@ -18,6 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from backend.digest import sha256_file
 from backend.errors import MotionSearchError
 from backend.model.config import DEFAULT_MODEL_DIR
 
@@ -57,14 +57,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="after start-up, run the headless Blender demo (dist/demo.blend, dist/demo.png)",
     )
     return p
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _step(title: str) -> None:
@@ -141,7 +133,7 @@ def prepare(args: argparse.Namespace) -> tuple[Path, Path]:
     cached = False
     if header.exists():
         try:
-            cached = json.loads(header.read_text()).get("model_checksum") == _sha256(weights)
+            cached = json.loads(header.read_text()).get("model_checksum") == sha256_file(weights)
         except (OSError, ValueError):
             cached = False
     if cached and (library / "library.json").stat().st_mtime > header.stat().st_mtime:

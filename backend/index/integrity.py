@@ -15,13 +15,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from backend.digest import sha256_stream
+
 __all__ = ["SAMPLE_BLOCK", "SAMPLE_COUNT", "check_file", "file_digest"]
 
 #: bytes per sampled block
 SAMPLE_BLOCK = 1 << 16
 #: most sampled blocks per file
 SAMPLE_COUNT = 256
-_READ = 1 << 20
 
 
 def _stride(size: int) -> int:
@@ -39,14 +40,6 @@ def _sampled(f: Any, size: int, stride: int) -> str:
     return h.hexdigest()
 
 
-def _full(f: Any) -> str:
-    h = hashlib.sha256()
-    f.seek(0)
-    while chunk := f.read(_READ):
-        h.update(chunk)
-    return h.hexdigest()
-
-
 def file_digest(path: Path | str) -> dict[str, Any]:
     """The digest of a file (see the module docstring).
 
@@ -60,7 +53,12 @@ def file_digest(path: Path | str) -> dict[str, Any]:
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         stride = _stride(size)
-        return {"bytes": size, "sha256": _full(f), "sampled": _sampled(f, size, stride), "stride": stride}
+        return {
+            "bytes": size,
+            "sha256": sha256_stream(f),
+            "sampled": _sampled(f, size, stride),
+            "stride": stride,
+        }
 
 
 def check_file(path: Path | str, digest: dict[str, Any], *, full: bool = False) -> str | None:
@@ -81,7 +79,7 @@ def check_file(path: Path | str, digest: dict[str, Any], *, full: bool = False) 
             if size != want:
                 return f"{path}: {size} bytes, but {want} were written (truncated or replaced)"
             if full:
-                ok = _full(f) == digest.get("sha256")
+                ok = sha256_stream(f) == digest.get("sha256")
             else:
                 ok = _sampled(f, size, int(digest.get("stride", _stride(size)))) == digest.get("sampled")
     except OSError as exc:

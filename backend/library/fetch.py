@@ -26,6 +26,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from backend.digest import sha256_file
 from backend.errors import FetchError
 from backend.library.download import copy_file, download_file, git_blob_sha1, read_url
 from backend.library.sources import select_sources
@@ -36,7 +37,6 @@ from backend.library.upstream import (
     Source,
     Upstream,
     content_digest,
-    sha256_file,
 )
 
 __all__ = [

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from backend.digest import sha256_file
+
 __all__ = [
     "FETCH_MARKER",
     "GITHUB_API",
@@ -21,7 +23,6 @@ __all__ = [
     "Upstream",
     "content_digest",
     "match_path",
-    "sha256_file",
 ]
 
 GITHUB_RAW = "https://raw.githubusercontent.com"
@@ -135,15 +136,6 @@ def match_path(path: str, pattern: str) -> bool:
     """
     parts, pats = path.split("/"), pattern.split("/")
     return len(parts) == len(pats) and all(fnmatch.fnmatchcase(a, b) for a, b in zip(parts, pats))
-
-
-def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def content_digest(root: Path, ignore: frozenset[str] | set[str] = frozenset()) -> str:

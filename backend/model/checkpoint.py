@@ -27,7 +27,6 @@ __all__ = [
     "dedupe_tied",
     "read_weights",
     "serialize_state",
-    "sha256_file",
     "tensor_fingerprint",
     "write_folder",
 ]
@@ -96,15 +95,6 @@ def serialize_state(state: Mapping[str, torch.Tensor], fp16: bool, metadata: Map
             t = t.to(torch.float16 if fp16 and key not in FP32_KEYS else torch.float32)
         out[key] = t.contiguous()
     return save(out, metadata=dict(metadata))
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file (read in 1 MiB blocks)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, str], str]:

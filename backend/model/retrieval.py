@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from backend.digest import sha256_file
 from backend.errors import CheckpointError, ConfigError, InvalidInputError
 from backend.model import checkpoint as ckpt
 from backend.model.config import RetrievalConfig
@@ -289,7 +290,7 @@ class MotionTextRetrieval(nn.Module):
         if self._feature_stats is not None:
             files[ckpt.STATS_NAME] = (json.dumps(self._feature_stats.to_dict(), indent=1) + "\n").encode()
         out = ckpt.write_folder(directory, files)
-        self._checksum = ckpt.sha256_file(out / ckpt.WEIGHTS_NAME)
+        self._checksum = sha256_file(out / ckpt.WEIGHTS_NAME)
         return out
 
     @classmethod

@@ -11,8 +11,8 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from backend.digest import sha256_file
 from backend.errors import CheckpointError, ConfigError, InvalidInputError
-from backend.model.checkpoint import sha256_file
 from backend.model.retrieval import MotionTextRetrieval, export_fp16
 from backend.motion.kinematics.normalize import fit_stats
 
