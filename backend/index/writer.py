@@ -44,7 +44,8 @@ from backend.index.format import (
     write_json_atomic,
 )
 from backend.index.metadata import ClipRecord, connect, delete_segments, insert_records, segments_in_db
-from backend.index.store import MotionIndex, load_codec
+from backend.index.segments import load_codec
+from backend.index.store import MotionIndex
 from backend.motion.clip import ClipMeta
 
 __all__ = ["CaptionPart", "EncodedClip", "IndexWriter", "create_index"]
