@@ -2,8 +2,9 @@
 
 The map itself (:class:`backend.model.confidence.ConfidenceMap`: features, logistic map, JSON) lives with the
 model, because the server applies it to every hit; this module fits it. Features of a query's score row
-against a gallery (:func:`score_features`) are those a search has for its best hit: the best score and its
-margin over the mean of ranks 2-11 (:func:`backend.model.confidence.confidence_features`). A logistic
+against a gallery (:func:`score_features`) are those a search has for its best hit: the best score, its
+margin over the mean of ranks 2-11 and the query's caption-bank ``coverage`` when the search was expanded
+(:func:`backend.model.confidence.confidence_features`; a feature not given is left out of the fit). A logistic
 regression (``sklearn.linear_model.LogisticRegression``, balanced class weights) maps them to the probability
 that the gallery holds the queried action; the threshold is the fit's balanced operating point (Youden's J).
 The map is kept **monotone** (a higher score or margin never lowers the confidence, so hits further down a
@@ -44,17 +45,18 @@ FEATURES: tuple[str, ...] = CONFIDENCE_FEATURES
 Calibration = ConfidenceMap
 
 
-def score_features(scores: np.ndarray) -> np.ndarray:
+def score_features(scores: np.ndarray, coverage: np.ndarray | None = None) -> np.ndarray:
     """Features of each query's best hit from its score row.
 
     Args:
         scores: ``(Nq, Nc)`` scores against one gallery (``Nc >= 2``).
+        coverage: ``(Nq,)`` caption-bank coverage of each query (None = unknown: NaN).
 
     Returns:
-        ``(Nq, 2)`` float64: best score, best minus the mean of ranks 2-11.
+        ``(Nq, 3)`` float64: best score, best minus the mean of ranks 2-11, coverage.
 
-    >>> score_features(np.array([[1.0, 0.0, 0.5, 0.0]])).round(3).tolist()
-    [[1.0, 0.833]]
+    >>> score_features(np.array([[1.0, 0.0, 0.5, 0.0]]), np.array([0.9])).round(3).tolist()
+    [[1.0, 0.833, 0.9]]
     """
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 2 or s.shape[1] < 2:
@@ -65,13 +67,13 @@ def score_features(scores: np.ndarray) -> np.ndarray:
         s = np.where(np.isnan(s), fill, s)
     srt = -np.sort(-s, axis=1)
     ref = np.array([reference_score(row) for row in srt])
-    return confidence_features(srt[:, 0], ref)
+    return confidence_features(srt[:, 0], ref, coverage)
 
 
-def row_confidence(cal: ConfidenceMap, scores: np.ndarray) -> np.ndarray:
-    """``(Nq,)`` confidences of each query's best hit for ``(Nq, Nc)`` score rows."""
-    f = score_features(scores)
-    return cal.confidence(f[:, 0], f[:, 0] - f[:, 1])
+def row_confidence(cal: ConfidenceMap, scores: np.ndarray, coverage: np.ndarray | None = None) -> np.ndarray:
+    """``(Nq,)`` confidences of each query's best hit for ``(Nq, Nc)`` score rows (and query coverages)."""
+    f = score_features(scores, coverage)
+    return cal.confidence(f[:, 0], f[:, 0] - f[:, 1], f[:, 2])
 
 
 def auroc(labels: Sequence[bool], values: Sequence[float] | np.ndarray) -> float | None:
@@ -88,8 +90,14 @@ def auroc(labels: Sequence[bool], values: Sequence[float] | np.ndarray) -> float
     return float(roc_auc_score(y, np.asarray(values, dtype=np.float64)))
 
 
-def fit_calibration(pos_scores: np.ndarray, neg_scores: np.ndarray) -> ConfidenceMap:
-    """Fit the confidence on score rows of queries whose action the gallery holds (pos) or lacks (neg).
+def fit_calibration(
+    pos_scores: np.ndarray,
+    neg_scores: np.ndarray,
+    pos_coverage: np.ndarray | None = None,
+    neg_coverage: np.ndarray | None = None,
+) -> ConfidenceMap:
+    """Fit the confidence on score rows of queries whose action the gallery holds (pos) or lacks (neg), with
+    their caption-bank coverages when the searches were expanded (both or neither).
 
     Raises:
         InvalidInputError: either set empty.
@@ -101,11 +109,17 @@ def fit_calibration(pos_scores: np.ndarray, neg_scores: np.ndarray) -> Confidenc
         raise InvalidInputError(
             f"calibration needs positive and negative queries, got {len(pos_scores)} and {len(neg_scores)}"
         )
-    x = np.concatenate([score_features(pos_scores), score_features(neg_scores)])
+    if (pos_coverage is None) != (neg_coverage is None):
+        raise InvalidInputError(
+            "give the coverage of both the positive and the negative queries, or of neither"
+        )
+    x = np.concatenate([score_features(pos_scores, pos_coverage), score_features(neg_scores, neg_coverage)])
     y = np.r_[np.ones(len(pos_scores)), np.zeros(len(neg_scores))]
-    mean, scale = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-9)
-    z = (x - mean) / scale
-    keep = np.ones(x.shape[1], dtype=bool)
+    known = np.isfinite(x).all(axis=0)  # coverage unknown (not expanded): left out of the fit
+    mean = np.where(known, np.nan_to_num(x).mean(axis=0), 0.0)
+    scale = np.where(known, np.maximum(np.nan_to_num(x).std(axis=0), 1e-9), 1.0)
+    z = np.nan_to_num((x - mean) / scale)
+    keep = known.copy()
     while True:  # monotone: a feature whose weight comes out negative is dropped and the rest refitted
         clf = LogisticRegression(class_weight="balanced", C=1.0).fit(z[:, keep], y)
         if (clf.coef_[0] >= 0).all() or keep.sum() == 1:

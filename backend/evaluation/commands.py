@@ -66,6 +66,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--calibration-out", help="write the fitted 'no close match' calibration to this JSON file"
     )
+    p.add_argument(
+        "--expansion",
+        type=int,
+        default=None,
+        help="search each text query with this many bank captions, as the server does (backend/model/expansion.py; "
+        "the bank = the train split's captions; default: 1 for --dataset library, else 0; 0 = the query alone)",
+    )
     return p
 
 
@@ -77,8 +84,14 @@ def _markdown(table: dict[str, Any]) -> str:
         f"{table['split']}: {table['n_clips']} clips, {table['n_texts']['seen']} seen-template texts, "
         f"{table['n_texts']['heldout']} held-out phrasings, {table['n_texts'].get('terse', 0)} held-out terse "
         f"forms; scoring {table['scoring']}, padding patches "
-        f"{'masked' if table['mask_padding_patches'] else 'scored'}. R@k in %, MedR = median rank "
-        f"(ties counted pessimistically).\n\n"
+        f"{'masked' if table['mask_padding_patches'] else 'scored'}; "
+        + (
+            f"text queries expanded with {table['expansion']} caption(s) of a bank of {table['expansion_bank']} "
+            "train-split captions"
+            if table.get("expansion")
+            else "text queries alone (no expansion)"
+        )
+        + ". R@k in %, MedR = median rank (ties counted pessimistically).\n\n"
     )
     return head + table_to_markdown(table) + "\n"
 
@@ -105,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
 
     from backend.errors import InvalidInputError
     from backend.evaluation.run import PROTOCOLS, evaluate_checkpoint
+    from backend.model.expansion import EXPANSION_CAPTIONS
 
     if args.batch_size < 1:
         raise InvalidInputError(f"--batch-size must be >= 1, got {args.batch_size}")
@@ -139,6 +153,9 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         query_set=query_set,
         terse_fn=terse_fn,
+        expansion=(EXPANSION_CAPTIONS if args.dataset == "library" else 0)
+        if args.expansion is None
+        else args.expansion,
     )
     print(_markdown(table), end="")
     if args.calibration_out and table.get("calibration"):

@@ -16,10 +16,11 @@ import numpy as np
 from backend.errors import InvalidInputError
 
 if TYPE_CHECKING:
+    from backend.model.expansion import CaptionExpander
     from backend.model.outputs import MotionEncoding
     from backend.model.retrieval import MotionTextRetrieval
 
-__all__ = ["encode_motions", "score_texts"]
+__all__ = ["encode_motions", "score_texts", "score_texts_expanded"]
 
 
 def _autocast(model: MotionTextRetrieval, amp: bool) -> AbstractContextManager[object]:
@@ -95,3 +96,38 @@ def score_texts(
             enc.emb, enc.pooled = enc.emb.float(), enc.pooled.float()
             rows.append(model.score(enc, motion).float().cpu().numpy())
     return np.concatenate(rows).astype(np.float32)
+
+
+def score_texts_expanded(
+    model: MotionTextRetrieval,
+    texts: Sequence[str],
+    motion: MotionEncoding,
+    expander: CaptionExpander,
+    batch_size: int = 128,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Score every text, searched as a search does (expanded with its closest bank caption,
+    :mod:`backend.model.expansion`), against every encoded clip.
+
+    Returns:
+        ``(Nt, Nc)`` float32 scores (``model.score`` of the expanded token sets) and ``(Nt,)`` coverages.
+    """
+    import torch
+
+    from backend.model.outputs import TextEncoding
+
+    rows, cov = [], []
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            enc = model.encode_text(list(texts[start : start + batch_size]))
+            exps = [expander.expand(enc.emb[i][enc.mask[i]].float().cpu()) for i in range(len(enc))]
+            n = max(1, max(len(e.tokens) for e in exps))
+            emb = torch.zeros((len(exps), n, enc.emb.shape[-1]))
+            mask = torch.zeros((len(exps), n), dtype=torch.bool)
+            for i, e in enumerate(exps):
+                emb[i, : len(e.tokens)], mask[i, : len(e.tokens)] = e.tokens, True
+            pooled = torch.nn.functional.normalize((emb * mask[..., None]).sum(1), dim=-1)
+            x = TextEncoding(emb.to(model.device), mask.to(model.device), torch.zeros_like(mask, dtype=torch.long),
+                             enc.words, torch.full_like(mask, -1, dtype=torch.long), pooled.to(model.device))  # fmt: skip
+            rows.append(model.score(x, motion).float().cpu().numpy())
+            cov += [e.coverage for e in exps]
+    return np.concatenate(rows).astype(np.float32), np.asarray(cov, dtype=np.float64)

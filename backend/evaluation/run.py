@@ -18,7 +18,7 @@ import numpy as np
 
 from backend.errors import InvalidInputError, MotionSearchError
 from backend.evaluation.contrasts import contrast_table
-from backend.evaluation.encoding import encode_motions, score_texts
+from backend.evaluation.encoding import encode_motions, score_texts, score_texts_expanded
 from backend.evaluation.metrics import RECALL_KS
 from backend.evaluation.protocols import (
     EvalSet,
@@ -31,6 +31,7 @@ from backend.evaluation.protocols import (
 
 if TYPE_CHECKING:
     from backend.evaluation.query_sets import QuerySet
+    from backend.model.expansion import CaptionExpander
     from backend.model.retrieval import MotionTextRetrieval
 
 __all__ = [
@@ -98,6 +99,7 @@ def evaluate_clips(
     amp: bool = True,
     query_set: QuerySet | None = None,
     fit_clips: Sequence[EvalClip] | None = None,
+    expander: CaptionExpander | None = None,
 ) -> dict[str, Any]:
     """Run the protocols on featurized clips.
 
@@ -113,6 +115,8 @@ def evaluate_clips(
         query_set: held-out query set of the ``queries`` / ``grounding`` / ``calibration`` protocols
             (default: the bundled one).
         fit_clips: validation clips (with held-out phrasings) the ``calibration`` protocol fits on.
+        expander: every text query is searched expanded with this caption bank, as a search does
+            (:mod:`backend.model.expansion`); None = the query alone (the model's own ranking).
 
     Returns:
         ``{"n_clips", "n_texts": {"seen", "heldout", "terse"}, "rows": [{"protocol", "queries", "direction", "R@1",
@@ -132,13 +136,20 @@ def evaluate_clips(
         heldout=[c.heldout for c in clips] if any(c.heldout for c in clips) else None,
         terse=[c.terse for c in clips] if any(c.terse for c in clips) else None,
     )
-    from backend.evaluation.suite import SUITE_PROTOCOLS, run_suite
+    from backend.evaluation.suite import SUITE_PROTOCOLS, run_suite, with_m2t_from
 
     was_training = model.training
     model.eval()
     try:
         motion = encode_motions(model, [c.features for c in clips], batch_size, amp)
-        scores = score_texts(model, ev.texts, motion, batch_size, amp)
+        plain = score_texts(
+            model, ev.texts, motion, batch_size, amp
+        )  # motion -> text: captions as describe ranks
+        scores = (
+            plain
+            if expander is None
+            else score_texts_expanded(model, ev.texts, motion, expander, batch_size)[0]
+        )
         suite = {}
         if set(SUITE_PROTOCOLS) & set(protocols):
             fit = None
@@ -146,7 +157,8 @@ def evaluate_clips(
                 texts = [t for c in fit_clips for t in c.heldout]
                 fit = (encode_motions(model, [c.features for c in fit_clips], batch_size, amp), texts)
             sources = [c.source for c in clips]
-            suite = run_suite(model, ev, scores, motion, sources, protocols, query_set, fit, batch_size, amp)
+            suite = run_suite(model, ev, scores, motion, sources, protocols, query_set, fit, batch_size, amp,
+                              expander, None if expander is None else plain)  # fmt: skip
     finally:
         model.train(was_training)
     table: dict[str, Any] = {
@@ -154,6 +166,10 @@ def evaluate_clips(
         "n_texts": {kind: int(ev.rows(kind).size) for kind in ("seen", "heldout", "terse")},
         "rows": run_protocols(scores, ev, protocols, model, seed, threshold, ks),
     }
+    if expander is not None:
+        table["rows"] = with_m2t_from(
+            table["rows"], run_protocols(plain, ev, protocols, model, seed, threshold, ks)
+        )
     if "contrasts" in protocols:
         table["contrasts"] = contrast_table(scores, ev)
     table.update(suite)
@@ -210,6 +226,7 @@ def evaluate_checkpoint(
     seed: int = 0,
     query_set: QuerySet | None = None,
     terse_fn: HeldoutFn | None = None,
+    expansion: int = 0,
 ) -> dict[str, Any]:
     """Load a checkpoint folder and evaluate it on a split.
 
@@ -226,6 +243,9 @@ def evaluate_checkpoint(
         seed: seed of the subset and of the batches-of-32 protocol.
         query_set: held-out query set (default: the bundled one).
         terse_fn: ``(labels, clip_id) -> held-out terse forms`` (library only; None = none).
+        expansion: search every text query expanded with this many captions of a bank made of the **train**
+            split's captions (:mod:`backend.model.expansion`; the served index uses its own caption bank);
+            0 = the query alone.
 
     Returns:
         The table of :func:`evaluate_clips` plus ``checkpoint``, ``checksum``, ``dataset``, ``split``,
@@ -260,9 +280,14 @@ def evaluate_checkpoint(
             )
             for r in load_split(dataset, data_root, "val")
         ]
-    table = evaluate_clips(
-        model, clips, protocols, batch_size=batch_size, seed=seed, fit_clips=fit_clips, query_set=query_set
-    )
+    expander = None
+    if expansion:
+        from backend.model.expansion import CaptionExpander
+
+        train = load_split(dataset, data_root, "train")
+        expander = CaptionExpander.from_texts(model, [c for r in train for c in r.captions], expansion)
+    table = evaluate_clips(model, clips, protocols, batch_size=batch_size, seed=seed, fit_clips=fit_clips,
+                           query_set=query_set, expander=expander)  # fmt: skip
     header = {
         "checkpoint": str(checkpoint),
         "checksum": model.checksum(),
@@ -270,6 +295,8 @@ def evaluate_checkpoint(
         "split": split,
         "scoring": model.config.scoring,
         "mask_padding_patches": model.config.mask_padding_patches,
+        "expansion": expansion,
+        "expansion_bank": len(expander) if expander is not None else 0,
     }
     return {**header, **table}
 

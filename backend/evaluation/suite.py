@@ -27,6 +27,7 @@ from backend.evaluation.protocols import EvalSet
 from backend.evaluation.query_sets import Query, QuerySet, concept_positives
 
 if TYPE_CHECKING:
+    from backend.model.expansion import CaptionExpander
     from backend.model.outputs import MotionEncoding
     from backend.model.retrieval import MotionTextRetrieval
 
@@ -49,11 +50,19 @@ def key_positives(ev: EvalSet, with_style: bool) -> np.ndarray:
 
 
 def _score(
-    model: MotionTextRetrieval, texts: Sequence[str], motion: MotionEncoding, batch_size: int, amp: bool
-) -> np.ndarray:
-    from backend.evaluation.encoding import score_texts
+    model: MotionTextRetrieval,
+    texts: Sequence[str],
+    motion: MotionEncoding,
+    batch_size: int,
+    amp: bool,
+    expander: CaptionExpander | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Scores of ``texts`` (searched expanded when an ``expander`` is given) and their coverages (or None)."""
+    from backend.evaluation.encoding import score_texts, score_texts_expanded
 
-    return score_texts(model, list(texts), motion, batch_size, amp)
+    if expander is not None:
+        return score_texts_expanded(model, list(texts), motion, expander, batch_size)
+    return score_texts(model, list(texts), motion, batch_size, amp), None
 
 
 def _calibration(
@@ -64,23 +73,26 @@ def _calibration(
     fit: tuple[MotionEncoding, list[str]],
     bs: int,
     amp: bool,
+    expander: CaptionExpander | None = None,
 ) -> dict[str, Any]:
     """Fit on ``fit = (val motion, val held-out texts)`` + the fit pool; AUROC on this gallery."""
     val_motion, val_texts = fit
     fit_neg = [q.text for q in query_set.queries if query_set.concepts[q.concept].pool == "fit"]
-    cal = fit_calibration(
-        _score(model, val_texts, val_motion, bs, amp), _score(model, fit_neg, val_motion, bs, amp)
+    (fit_p, fit_p_cov), (fit_n, fit_n_cov) = (
+        _score(model, t, val_motion, bs, amp, expander) for t in (val_texts, fit_neg)
     )
+    cal = fit_calibration(fit_p, fit_n, fit_p_cov, fit_n_cov)
     present: list[Query] = []
     known_absent: list[Query] = []
     for q in query_set.select(("action",)):
         (
             present if concept_positives(query_set.concepts[q.concept], clip_labels).any() else known_absent
         ).append(q)
-    absent = [q.text for q in query_set.queries if query_set.concepts[q.concept].pool == "eval"]
-    rows = {name: _score(model, [q.text for q in qs], motion, bs, amp) if qs else None
-            for name, qs in (("present", present), ("known_absent", known_absent))}  # fmt: skip
-    rows["absent"] = _score(model, absent, motion, bs, amp)
+    absent = [q for q in query_set.queries if query_set.concepts[q.concept].pool == "eval"]
+    scored = {name: _score(model, [q.text for q in qs], motion, bs, amp, expander) if qs else None
+              for name, qs in (("present", present), ("known_absent", known_absent), ("absent", absent))}  # fmt: skip
+    rows = {name: None if v is None else v[0] for name, v in scored.items()}
+    cover = {name: None if v is None else v[1] for name, v in scored.items()}
     out: dict[str, Any] = {
         "calibration": cal.to_dict(),
         "n": {k: 0 if v is None else len(v) for k, v in rows.items()},
@@ -92,12 +104,24 @@ def _calibration(
             continue
         y = [True] * len(pos_rows) + [False] * len(neg_rows)
         both = np.concatenate([pos_rows, neg_rows])
-        out[f"auroc_{neg}"] = auroc(y, row_confidence(cal, both))
+        pc, nc = cover["present"], cover[neg]
+        both_cov = None if pc is None or nc is None else np.concatenate([pc, nc])
+        out[f"auroc_{neg}"] = auroc(y, row_confidence(cal, both, both_cov))
         out[f"auroc_{neg}_top1"] = auroc(y, score_features(both)[:, 0])
     for name, r in rows.items():
         if r is not None:
-            out[f"mean_confidence_{name}"] = float(row_confidence(cal, r).mean())
+            out[f"mean_confidence_{name}"] = float(row_confidence(cal, r, cover[name]).mean())
     return out
+
+
+def with_m2t_from(rows: list[dict[str, Any]], m2t_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with each motion -> text row replaced by the same row of ``m2t_rows`` (same order of rows).
+
+    With expansion, text -> motion rows come from expanded queries (as a search runs them) and motion -> text
+    rows from the captions alone (as ``describe`` ranks the bank).
+    """
+    other = iter(r for r in m2t_rows if r["direction"] == "m2t")
+    return [next(other) if r["direction"] == "m2t" else r for r in rows]
 
 
 def run_suite(
@@ -111,6 +135,8 @@ def run_suite(
     fit: tuple[MotionEncoding, list[str]] | None = None,
     batch_size: int = 128,
     amp: bool = True,
+    expander: CaptionExpander | None = None,
+    plain_scores: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Run the requested suite protocols; returns ``{protocol: result}`` (see the module docstring).
 
@@ -123,6 +149,9 @@ def run_suite(
         fit: ``(validation MotionEncoding, validation held-out texts)`` for ``calibration`` (skipped without).
         batch_size: encoding batch size.
         amp: bf16 autocast on CUDA.
+        expander: queries of ``queries`` and ``calibration`` are searched expanded with its bank
+            (:mod:`backend.model.expansion`; None = the query alone). Grounding always scores the query alone.
+        plain_scores: with ``expander``, ``ev``'s scores of the texts alone: the breakdown's motion -> text rows.
     """
     from backend.evaluation.query_sets import load_query_set
 
@@ -134,6 +163,10 @@ def run_suite(
             "action+style": key_positives(ev, True),
         }
         out["breakdown"] = caption_breakdown(scores, ev, positives, clip_sources)
+        if plain_scores is not None:
+            out["breakdown"] = with_m2t_from(
+                out["breakdown"], caption_breakdown(plain_scores, ev, positives, clip_sources)
+            )
     wanted = {"queries", "grounding", "calibration"} & set(protocols)
     if not wanted:
         return out
@@ -142,13 +175,17 @@ def run_suite(
     if "queries" in wanted:
         qs = qset.select(("action", "style"))
         rows, skipped = query_set_breakdown(
-            _score(model, [q.text for q in qs], motion, batch_size, amp), qs, qset, labels, clip_sources
+            _score(model, [q.text for q in qs], motion, batch_size, amp, expander)[0],
+            qs,
+            qset,
+            labels,
+            clip_sources,
         )
         out["queries"] = {"rows": rows, "skipped_concepts": skipped}
     if "grounding" in wanted:
         out["grounding"] = grounding_metrics(model, motion, labels, qset, batch_size=batch_size)
     if "calibration" in wanted and fit is not None:
-        out["calibration"] = _calibration(model, motion, labels, qset, fit, batch_size, amp)
+        out["calibration"] = _calibration(model, motion, labels, qset, fit, batch_size, amp, expander)
     return out
 
 

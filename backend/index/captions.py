@@ -24,28 +24,19 @@ import numpy as np
 from backend.errors import IndexError_, InvalidInputError
 from backend.index.format import CAPTIONS_DIR, crash_point, fsync_dir, save_npy
 from backend.index.integrity import check_file, file_digest
+from backend.model.expansion import caption_key
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = [
     "CaptionBank",
-    "caption_key",
     "check_caption_bank",
     "collect_captions",
     "load_caption_bank",
     "read_caption_file",
     "write_caption_part",
 ]
-
-
-def caption_key(text: str) -> str:
-    """De-duplication key: whitespace-normalised, case-folded.
-
-    >>> caption_key("  A man  walks. ") == caption_key("a man walks.")
-    True
-    """
-    return " ".join(text.split()).casefold()
 
 
 def read_caption_file(path: Path | str) -> list[str]:

@@ -7,13 +7,17 @@ queries for actions no source holds = absent), turns two numbers a search has at
 
 * ``score``: the hit's own MaxSim score (for the best hit, the query's best score);
 * ``margin``: that score minus ``reference``, the mean exact score of the clips ranked 2-11 for the query
-  (how far the hit stands out of the crowd; a search re-ranks at least 11 clips exactly, whatever ``k``).
+  (how far the hit stands out of the crowd; a search re-ranks at least 11 clips exactly, whatever ``k``);
+* ``coverage``: the query's text-to-text MaxSim with the caption-bank caption it reads most like
+  (:mod:`backend.model.expansion`): low when no caption of the library is worded like the query. Unknown
+  (NaN: an index without a caption bank, or expansion off) counts as the fit's mean, i.e. adds nothing.
 
-Both are gallery-light: they need no statistic over the whole library, so the same map serves a library of
+All are gallery-light: they need no statistic over the whole library, so the same map serves a library of
 100 clips and of 100k. The map travels with the checkpoint as ``confidence.json`` (:data:`CONFIDENCE_FILE`);
-a checkpoint without one yields ``confidence: null`` in the API. Torch-free (numpy only).
+a checkpoint without one yields ``confidence: null`` in the API; a map written with the first two features
+only (before ``coverage``) loads with a zero ``coverage`` weight. Torch-free (numpy only).
 
->>> m = ConfidenceMap(coef=[1.0, 0.0], intercept=0.0, mean=[0.5, 0.0], scale=[0.1, 1.0], n_fit=(1, 1))
+>>> m = ConfidenceMap(coef=[1.0, 0.0, 0.0], intercept=0.0, mean=[0.5, 0.0, 0.0], scale=[0.1, 1.0, 1.0], n_fit=(1, 1))
 >>> [round(v, 3) for v in m.confidence(np.array([0.5, 0.6]), 0.4).tolist()]
 [0.5, 0.731]
 """
@@ -43,7 +47,7 @@ __all__ = [
 #: file name of the fitted map inside a checkpoint folder
 CONFIDENCE_FILE = "confidence.json"
 #: feature names, in column order
-CONFIDENCE_FEATURES: tuple[str, ...] = ("score", "margin")
+CONFIDENCE_FEATURES: tuple[str, ...] = ("score", "margin", "coverage")
 #: ranks (1-based, inclusive) whose mean exact score is the ``reference`` of the margin
 REFERENCE_RANKS = (2, 11)
 
@@ -62,11 +66,15 @@ def reference_score(sorted_scores: np.ndarray) -> float:
     return float(rest.mean()) if rest.size else float(s[0])
 
 
-def confidence_features(scores: np.ndarray, reference: np.ndarray | float) -> np.ndarray:
-    """``(N, 2)`` float64 features of hits with MaxSim ``scores`` ``(N,)`` and their queries' ``reference``."""
+def confidence_features(
+    scores: np.ndarray, reference: np.ndarray | float, coverage: np.ndarray | float | None = None
+) -> np.ndarray:
+    """``(N, 3)`` float64 features of hits with MaxSim ``scores`` ``(N,)``, their queries' ``reference`` and
+    ``coverage`` (None = unknown: NaN)."""
     s = np.asarray(scores, dtype=np.float64).ravel()
     ref = np.broadcast_to(np.asarray(reference, dtype=np.float64), s.shape)
-    return np.stack([s, s - ref], axis=1)
+    cov = np.broadcast_to(np.asarray(np.nan if coverage is None else coverage, dtype=np.float64), s.shape)
+    return np.stack([s, s - ref, cov], axis=1)
 
 
 @dataclass
@@ -89,9 +97,15 @@ class ConfidenceMap:
     n_fit: tuple[int, int]
     threshold: float = 0.5
 
-    def confidence(self, scores: np.ndarray, reference: np.ndarray | float) -> np.ndarray:
-        """``(N,)`` confidences in [0, 1] for hits with ``scores`` against their queries' ``reference``."""
-        x = (confidence_features(scores, reference) - np.asarray(self.mean)) / np.asarray(self.scale)
+    def confidence(
+        self, scores: np.ndarray, reference: np.ndarray | float, coverage: np.ndarray | float | None = None
+    ) -> np.ndarray:
+        """``(N,)`` confidences in [0, 1] for hits with ``scores`` against their queries' ``reference`` and
+        ``coverage`` (None / NaN = unknown: that feature adds nothing)."""
+        x = (confidence_features(scores, reference, coverage) - np.asarray(self.mean)) / np.asarray(
+            self.scale
+        )
+        x = np.nan_to_num(x, nan=0.0)
         return 1.0 / (1.0 + np.exp(-(x @ np.asarray(self.coef) + self.intercept)))
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,7 +117,11 @@ class ConfidenceMap:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ConfidenceMap:
         """Inverse of :meth:`to_dict`; a wrong feature list or shape is a ``ConfigError``."""
-        if not isinstance(d, dict) or d.get("features") != list(CONFIDENCE_FEATURES):
+        names = d.get("features") if isinstance(d, dict) else None
+        if names == list(CONFIDENCE_FEATURES[:2]):  # written before "coverage": it gets no weight
+            d = {**d, "coef": [*d.get("coef", []), 0.0], "mean": [*d.get("mean", []), 0.0],
+                 "scale": [*d.get("scale", []), 1.0]}  # fmt: skip
+        elif names != list(CONFIDENCE_FEATURES):
             raise ConfigError(f"confidence map: features must be {list(CONFIDENCE_FEATURES)}")
         try:
             out = cls(

@@ -66,8 +66,8 @@ def explain_clip(searcher: Searcher, text: str, clip_id: str, *, width: int = 14
 
     model = searcher.require_model()
     enc = searcher.encode_query(text)
-    hit = best_clip_window(searcher, enc, clip_id)
-    alignment = align(searcher, enc, hit)
+    hit = best_clip_window(searcher, searcher.expand(enc)[0], clip_id)  # the window a search reports
+    alignment = align(searcher, enc, hit)  # the query's own words
     joints = searcher.index.joints(clip_id)
     feats = model.featurize(joints)
     return render_explain(

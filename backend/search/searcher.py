@@ -34,9 +34,10 @@ from typing import TYPE_CHECKING, Literal, get_args
 import numpy as np
 import torch
 
-from backend.errors import InvalidInputError
+from backend.errors import IndexError_, InvalidInputError, MotionSearchError
 from backend.index.store import MotionIndex
 from backend.model.confidence import REFERENCE_RANKS, reference_score
+from backend.model.expansion import EXPANSION_CAPTIONS, CaptionExpander, Expansion, expand_encoding
 from backend.model.outputs import TextEncoding
 from backend.model.scoring import maxsim, maxsim_one_query
 from backend.model.text_onnx import TEXT_RUNTIMES, QueryEncoder, TextRuntime, make_query_encoder
@@ -106,6 +107,8 @@ class Searcher:
             where the CPU multiplies bfloat16 in hardware.
         rescore: with an int8 copy of a non-int8 index, the candidate windows of this many best clips (at
             least ``2 k``) are re-scored exactly.
+        expansion: caption-bank captions searched with each text query (:mod:`backend.model.expansion`;
+            0 = the query alone).
     """
 
     def __init__(
@@ -131,6 +134,7 @@ class Searcher:
         int8_rerank: bool = False,
         bf16_rerank: bool | None = None,
         rescore: int = 64,
+        expansion: int = EXPANSION_CAPTIONS,
     ) -> None:
         if model is not None:
             index.check_model(model.checksum())
@@ -173,6 +177,7 @@ class Searcher:
                                                              bf16=bf16_rerank)  # fmt: skip
         self._lock, self._build_lock, self._encoder_lock = (threading.Lock() for _ in range(3))
         self._bank: tuple[list[str], torch.Tensor, torch.Tensor] | None = None
+        self.expansion, self._expander = expansion, None if expansion else CaptionExpander.empty()
         self._centroids: CentroidCandidates | None = None
         if self.first_stage == "centroids" and index.num_windows:
             self.centroid_stage()
@@ -381,10 +386,25 @@ class Searcher:
 
     def search(self, text: str, k: int = 10, min_duration: float | None = None, max_duration: float | None = None,
                mode: SearchMode = "auto") -> list[Hit]:  # fmt: skip
-        """Text -> the ``k`` best clips (encodes the text with the model)."""
-        return self.search_encoded(
-            self.encode_query(text), k, min_duration=min_duration, max_duration=max_duration, mode=mode
-        )
+        """Text -> the ``k`` best clips (encodes the text with the model, searches it expanded)."""
+        enc, _ = self.expand(self.encode_query(text))
+        return self.search_encoded(enc, k, min_duration=min_duration, max_duration=max_duration, mode=mode)
+
+    def expand(self, enc: TextEncoding, row: int = 0) -> tuple[TextEncoding, Expansion]:
+        """A query encoding expanded with its closest caption-bank captions (:mod:`backend.model.expansion`)
+        and what it was expanded with; search with the first, align with ``enc``."""
+        with self._lock:
+            if self._expander is None:
+                try:  # a damaged bank (reported by /health and index verify): queries are searched alone
+                    if self.index.caption_problem:
+                        raise IndexError_(self.index.caption_problem)
+                    b = self.index.caption_bank()
+                    self._expander = CaptionExpander(b.texts, b.tokens, b.offsets, self.expansion)
+                except MotionSearchError as exc:
+                    log.warning("caption bank unusable, queries are searched alone: %s", exc)
+                    self._expander = CaptionExpander.empty()
+        ex = self._expander.expand(enc.emb[row][enc.mask[row].bool()])
+        return (expand_encoding(enc, ex) if ex.captions else enc), ex
 
     # ------------------------------------------------------------------ caption bank
     def caption_bank(self) -> tuple[list[str], torch.Tensor, torch.Tensor]:

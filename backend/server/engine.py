@@ -139,6 +139,7 @@ class SearchEngine(LibraryWrites):
             "text_runtime": settings.text_runtime,
             "attribution_steps": settings.attribution_steps,
             "strengths": settings.strengths,
+            "expansion": settings.expansion,
         }
         engine = cls(model, index_dir, preview_cache_dir=settings.resolved_preview_cache_dir(),
                      model_name=None, search_options=options,
@@ -232,8 +233,9 @@ class SearchEngine(LibraryWrites):
         s = self._current()
         mask = self.facets(s).mask(datasets, tags, commercial_safe)
         enc = s.encode_query(text)
+        senc, ex = s.expand(enc)  # searched with its closest bank caption; aligned with the query's own words
         hits = s.search_encoded(
-            enc, offset + k, min_duration=min_duration, max_duration=max_duration, clip_mask=mask
+            senc, offset + k, min_duration=min_duration, max_duration=max_duration, clip_mask=mask
         )[offset:]
         aligned: list[dict[str, Any] | None] = [None] * len(hits)
         if n_aligned and hits:
@@ -247,16 +249,23 @@ class SearchEngine(LibraryWrites):
         cal, no_close = self.confidence, None
         if cal is not None:
             for r, h in zip(results, hits):
-                r["confidence"] = round(float(cal.confidence(np.array([h.score]), h.reference)[0]), 4)
+                r["confidence"] = round(
+                    float(cal.confidence(np.array([h.score]), h.reference, ex.coverage)[0]), 4
+                )
             # the query's best hit decides (on a later page, the page's first hit is not it)
-            top = s.search_encoded(enc, 1, min_duration=min_duration, max_duration=max_duration,
+            top = s.search_encoded(senc, 1, min_duration=min_duration, max_duration=max_duration,
                                    clip_mask=mask) if offset else hits[:1]  # fmt: skip
-            best = float(cal.confidence(np.array([top[0].score]), top[0].reference)[0]) if top else 0.0
+            best = (
+                float(cal.confidence(np.array([top[0].score]), top[0].reference, ex.coverage)[0])
+                if top
+                else 0.0
+            )
             no_close = best < cal.threshold
         return {
             "results": results,
             "no_close_match": no_close,
             "confidence_threshold": None if cal is None else cal.threshold,
+            "expanded_with": list(ex.captions),
         }
 
     def alignment(self, text: str, clip_id: str) -> dict[str, Any]:
@@ -279,7 +288,7 @@ class SearchEngine(LibraryWrites):
         from backend.search.attribution import align_many
 
         enc = s.encode_query(text)
-        hit = best_clip_window(s, enc, clip_id)
+        hit = best_clip_window(s, s.expand(enc)[0], clip_id)  # the window /search reports
         return self._remember(s, text, hit, align_many(s, enc, [hit])[0])
 
     def _remember(self, s: Searcher, text: str, hit: Hit, alignment: dict[str, Any]) -> dict[str, Any]:

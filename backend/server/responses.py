@@ -132,6 +132,11 @@ class SearchResponse(BaseModel):
         default=None,
         description="the model's 'no close match' threshold of `confidence` (null without a map)",
     )
+    expanded_with: list[str] = Field(
+        default_factory=list,
+        description="the caption-bank captions the query was searched together with (its closest wording "
+        "in the library's captions; empty: the query alone). Alignments use the query's own words",
+    )
 
 
 class AlignmentResponse(BaseModel):

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from backend.errors import ConfigError
 from backend.model.config import DEFAULT_MODEL_DIR
+from backend.model.expansion import EXPANSION_CAPTIONS
 from backend.motion.limits import MAX_FILE_BYTES
 
 __all__ = [
@@ -60,6 +61,8 @@ class ServerSettings(BaseSettings):
             "Alignment faithfulness").
         attribution_steps: with ``strengths=gradient``: gradient x input (1) or integrated gradients with this
             many steps (that many times the alignment cost; closer to occlusion on some clips).
+        expansion: caption-bank captions searched with each query (``backend/model/expansion.py``; 0 = the
+            query alone).
     """
 
     model_config = SettingsConfigDict(env_prefix="MOTION_SEARCH_", extra="ignore")
@@ -79,6 +82,7 @@ class ServerSettings(BaseSettings):
     text_runtime: Literal["auto", "onnx", "onnx-int8", "torch"] = "auto"
     strengths: Literal["attention", "gradient"] = "attention"
     attribution_steps: int = Field(default=1, ge=1, le=64)
+    expansion: int = Field(default=EXPANSION_CAPTIONS, ge=0, le=8)
 
     @property
     def token(self) -> str | None:

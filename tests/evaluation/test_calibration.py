@@ -48,7 +48,7 @@ def test_fit_orders_present_above_absent(rows, tmp_path: Path) -> None:
     back = ConfidenceMap.from_dict(json.loads(json.dumps(cal.to_dict())))
     np.testing.assert_allclose(row_confidence(back, neg), conf_neg)
     path = cal.save(tmp_path / CONFIDENCE_FILE)
-    assert json.loads(path.read_text())["features"] == ["score", "margin"]
+    assert json.loads(path.read_text())["features"] == ["score", "margin", "coverage"]
     loaded = ConfidenceMap.for_checkpoint(tmp_path)
     assert loaded is not None and loaded.threshold == cal.threshold
     assert ConfidenceMap.for_checkpoint(tmp_path / "none") is None
@@ -71,6 +71,34 @@ def test_features_and_errors(rows) -> None:
         score_features(np.zeros((3, 1)))
     with pytest.raises(ConfigError, match="features"):
         ConfidenceMap.from_dict({"features": ["top1", "margin10", "zscore"]})
-    bad = fit_calibration(pos, pos).to_dict() | {"scale": [0.0, 1.0]}
+    bad = fit_calibration(pos, pos).to_dict() | {"scale": [0.0, 1.0, 1.0]}
     with pytest.raises(ConfigError, match="positive scales"):
         ConfidenceMap.from_dict(bad)
+
+
+def test_coverage_feature(rows) -> None:
+    """The caption-bank coverage of the queries enters the fit when given (positive weight when it separates)
+    and adds nothing when unknown; a map written before it (two features) loads with coverage weight 0."""
+    pos, neg = rows
+    rng = np.random.default_rng(0)
+    pos_cov, neg_cov = rng.uniform(0.7, 1.0, len(pos)), rng.uniform(0.3, 0.75, len(neg))
+    plain, cal = fit_calibration(pos, neg), fit_calibration(pos, neg, pos_cov, neg_cov)
+    assert plain.coef[2] == 0.0 and cal.coef[2] > 0.0
+    y = [True] * len(pos) + [False] * len(neg)
+    assert auroc(y, np.r_[row_confidence(cal, pos, pos_cov), row_confidence(cal, neg, neg_cov)]) >= auroc(
+        y, np.r_[row_confidence(plain, pos), row_confidence(plain, neg)]
+    )
+    # unknown coverage (NaN / None) = the fit's mean: between a low and a high coverage
+    s = np.array([float(pos.max())])
+    lo, mid, hi = (float(cal.confidence(s, 0.0, c)[0]) for c in (0.3, None, 1.0))
+    assert lo < mid < hi
+    assert float(cal.confidence(s, 0.0, float("nan"))[0]) == pytest.approx(mid)
+    with pytest.raises(InvalidInputError, match="both"):
+        fit_calibration(pos, neg, pos_cov, None)
+    old = {"features": ["score", "margin"], "coef": [1.0, 0.0], "intercept": 0.0, "mean": [0.5, 0.0],
+           "scale": [0.1, 1.0], "n_fit": [3, 2], "threshold": 0.4}  # fmt: skip
+    m = ConfidenceMap.from_dict(old)
+    assert m.coef == [1.0, 0.0, 0.0] and m.threshold == 0.4
+    np.testing.assert_allclose(
+        m.confidence(np.array([0.5, 0.6]), 0.4, 0.9), m.confidence(np.array([0.5, 0.6]), 0.4)
+    )

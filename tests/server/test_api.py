@@ -110,7 +110,12 @@ def test_search_duration_filters(client) -> None:
     assert len(short) == 3 and all(h["duration"] <= cut for h in short)
     assert len(long) == len(everything) - 3 and all(h["duration"] >= cut for h in long)
     none = client.post("/search", json={"text": "walk", "min_duration": durations[-1] + 1}).json()
-    assert none == {"results": [], "no_close_match": None, "confidence_threshold": None}  # tiny model: no map
+    assert (
+        none["results"] == [] and none["no_close_match"] is None and none["confidence_threshold"] is None
+    )  # no map
+    assert (
+        len(none["expanded_with"]) == 1
+    )  # searched together with the caption-bank caption closest to "walk"
 
 
 def test_long_clip_segment_is_a_window_inside_the_clip(client) -> None:
@@ -231,7 +236,7 @@ def test_openapi_has_documented_paths_and_fields(client) -> None:
         },
         "AlignmentRequest": {"text", "id"},
         "AlignmentResponse": {"id", "score", "segment", "alignment"},
-        "SearchResponse": {"results", "no_close_match", "confidence_threshold"},
+        "SearchResponse": {"results", "no_close_match", "confidence_threshold", "expanded_with"},
         "SearchHit": {
             *("id", "score", "caption", "source", "dataset", "licence", "commercial_use", "tags"),
             *("duration", "segment", "alignment", "confidence"),
