@@ -36,6 +36,8 @@ __all__ = [
 
 #: shown above the hit list when even the best hit is below the model's confidence threshold
 NO_CLOSE_MATCH = "No close match in your library - the nearest hits:"
+#: before the library caption a query was searched together with
+SEARCHED_WITH = "Searched together with:"
 
 
 def _wrapped(
@@ -152,6 +154,8 @@ class VIEW3D_PT_motion_search(_Base, bpy.types.Panel):
             warn = layout.row()
             warn.alert = True
             warn.label(text=NO_CLOSE_MATCH, icon="QUESTION")
+        if st.searched_as:
+            _wrapped(layout.column(), context, f'{SEARCHED_WITH} "{st.searched_as}"', icon="VIEWZOOM")
         layout.template_list("MOTIONSEARCH_UL_hits", "", st, "hits", st, "hit_index", rows=4)
         if st.more_available:
             layout.operator("motion_search.more_results", icon="DOWNARROW_HLT")

@@ -190,17 +190,21 @@ class SearchHit:
 
 @dataclass(frozen=True)
 class SearchPage:
-    """``POST /search`` answer: the hits and whether even the best one is a close match (None: the
-    backend's model has no confidence map, or an older backend)."""
+    """``POST /search`` answer: the hits, whether even the best one is a close match (None: the
+    backend's model has no confidence map, or an older backend) and the library captions the query was
+    searched together with (empty: the query alone, or an older backend)."""
 
     results: list[SearchHit]
     no_close_match: bool | None = None
     confidence_threshold: float | None = None
+    expanded_with: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, d: Any) -> SearchPage:
+        expanded = _optional(d, "expanded_with", list, "")
         return cls(SearchHit.list_from_json(d), _optional(d, "no_close_match", bool, ""),
-                   _optional(d, "confidence_threshold", float, ""))  # fmt: skip
+                   _optional(d, "confidence_threshold", float, ""),
+                   _strings(expanded, "expanded_with") if expanded is not None else ())  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,11 @@ class MotionSearchState(bpy.types.PropertyGroup):
         default=False,
         description="Even the best hit of the last search is below the model's confidence threshold",
     )
+    searched_as: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Searched With",
+        default="",
+        description="The library caption the last query was searched together with (its closest wording)",
+    )
     explain_key: bpy.props.StringProperty(name="Explain Image")  # type: ignore[valid-type]
     show_words: bpy.props.BoolProperty(name="Matched Words", default=True)  # type: ignore[valid-type]
     min_duration: bpy.props.FloatProperty(  # type: ignore[valid-type]

@@ -127,6 +127,7 @@ def show_page(text: str, page: SearchPage, prefs: Prefs, *, offset: int = 0, k: 
     later pages keep it), then :func:`show_hits`."""
     if offset == 0:
         state().no_close_match = bool(page.no_close_match)
+        state().searched_as = page.expanded_with[0] if page.expanded_with else ""
     show_hits(text, page.results, prefs, offset=offset, k=k)
 
 

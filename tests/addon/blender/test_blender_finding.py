@@ -247,6 +247,8 @@ def test_no_close_match_is_said_and_hits_still_listed(addon, finding, backend, d
     assert hits[0].motion_id == "dataset-1_byebye_normal_001" and all(0.0 <= c <= 1.0 for c in conf)
     assert conf == sorted(conf, reverse=True) and not st.no_close_match
     assert panel.NO_CLOSE_MATCH not in _panel_labels()
+    # the library caption the query was searched together with is shown (server's "expanded_with")
+    assert st.searched_as and any(t.startswith(panel.SEARCHED_WITH) for t in _panel_labels())
     hits = _search(drain, "a woman juggles three balls")  # no source holds juggling
     assert len(hits) == 5 and st.no_close_match
     assert panel.NO_CLOSE_MATCH in _panel_labels()

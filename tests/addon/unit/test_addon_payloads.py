@@ -81,6 +81,18 @@ def test_parse_server_built_answers() -> None:
     assert res.captions[0].text == "a person waves" and res.similar_motions[0].id == "clip_0"
 
 
+def test_search_page_says_what_the_query_was_searched_with() -> None:
+    body = responses.SearchResponse.model_validate(
+        {"results": [_hit(0)], "expanded_with": ["someone throws a kick"]}
+    ).model_dump(mode="json")
+    page = payloads.SearchPage.from_json(body)
+    assert page.expanded_with == ("someone throws a kick",) and page.results[0].id == "clip_0"
+    older = {"results": [_hit(0)]}  # an older server: no field
+    assert payloads.SearchPage.from_json(older).expanded_with == ()
+    with pytest.raises(BadResponseError, match="expanded_with must be a list of strings"):
+        payloads.SearchPage.from_json({"results": [], "expanded_with": [3]})
+
+
 def test_broken_answers_name_the_field() -> None:
     hit = _hit()
     del hit["alignment"]["tokens"]
