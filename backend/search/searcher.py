@@ -34,13 +34,14 @@ from typing import TYPE_CHECKING, Literal, get_args
 import numpy as np
 import torch
 
-from backend.errors import IndexError_, InvalidInputError, MotionSearchError
+from backend.errors import InvalidInputError
 from backend.index.store import MotionIndex
 from backend.model.confidence import REFERENCE_RANKS, reference_score
 from backend.model.expansion import EXPANSION_CAPTIONS, CaptionExpander, Expansion, expand_encoding
 from backend.model.outputs import TextEncoding
 from backend.model.scoring import maxsim, maxsim_one_query
 from backend.model.text_onnx import TEXT_RUNTIMES, QueryEncoder, TextRuntime, make_query_encoder
+from backend.search.bank import index_expander
 from backend.search.candidate_cache import CACHE_DIR
 from backend.search.candidates import CentroidCandidates
 from backend.search.hits import Hit, best_per_clip, window_hits
@@ -177,7 +178,8 @@ class Searcher:
                                                              bf16=bf16_rerank)  # fmt: skip
         self._lock, self._build_lock, self._encoder_lock = (threading.Lock() for _ in range(3))
         self._bank: tuple[list[str], torch.Tensor, torch.Tensor] | None = None
-        self.expansion, self._expander = expansion, None if expansion else CaptionExpander.empty()
+        self.expansion = expansion
+        self._expander: CaptionExpander | None = None
         self._centroids: CentroidCandidates | None = None
         if self.first_stage == "centroids" and index.num_windows:
             self.centroid_stage()
@@ -395,14 +397,7 @@ class Searcher:
         and what it was expanded with; search with the first, align with ``enc``."""
         with self._lock:
             if self._expander is None:
-                try:  # a damaged bank (reported by /health and index verify): queries are searched alone
-                    if self.index.caption_problem:
-                        raise IndexError_(self.index.caption_problem)
-                    b = self.index.caption_bank()
-                    self._expander = CaptionExpander(b.texts, b.tokens, b.offsets, self.expansion)
-                except MotionSearchError as exc:
-                    log.warning("caption bank unusable, queries are searched alone: %s", exc)
-                    self._expander = CaptionExpander.empty()
+                self._expander = index_expander(self.index, self.expansion)
         ex = self._expander.expand(enc.emb[row][enc.mask[row].bool()])
         return (expand_encoding(enc, ex) if ex.captions else enc), ex
 
