@@ -1,7 +1,7 @@
 """Caption-bank query expansion: the query searched together with the library caption it reads most like.
 
 The model ranks template-worded captions well (the seen-caption action R@1 is above 95 %) and free wording
-less well: a word the captions never used ("stroll", "boots") was never pulled towards the motion patches
+less well: a word the captions never used ("ambles", "hops about") was never pulled towards the motion patches
 in training. The model's own text side still reads such a query close to the right captions (text-to-text
 MaxSim of its token embeddings). So a search first finds the caption of the index's caption bank (the captions
 ``describe`` ranks: every library clip's, de-duplicated, plus extra caption files) whose tokens the query's
