@@ -153,28 +153,23 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---:|---:|---:|",
     ]
 
-    def pair(fn) -> str:
-        return " | ".join(fn(test[m]) for m in sorted(test))
+    def at(r: dict, *ks: str) -> str:
+        return " / ".join(f"{r[k]:.1f}" for k in ks)
 
+    metrics = [  # label, the cell of one test table, target
+        ("natural held-out queries, action@1 / @5", lambda t: at(query_row(t, "natural"), "R@1", "R@5"), "85 / 97"),
+        ("terse held-out queries, action@1 / @5", lambda t: at(query_row(t, "terse"), "R@1", "R@5"), "80 / 95"),
+        ("library phrasings, action T2M R@1 / @5", lambda t: at(row(t, "action", "t2m"), "R@1", "R@5"), "–"),
+        ("describe: right action in the top 3 (M2T R@3, captions alone)",
+         lambda t: at(row(t, "action", "m2t"), "R@3"), "85"),
+        ("calibration AUROC, present vs absent actions (fitted)",
+         lambda t: f"{100 * t['calibration']['auroc_absent']:.1f}", "95"),
+        ("... present vs trained-but-not-in-gallery actions",
+         lambda t: f"{100 * t['calibration']['auroc_known_absent']:.1f}", "–"),
+    ]  # fmt: skip
+    lines += [f"| {label} | {' | '.join(cell(test[m]) for m in sorted(test))} | {target} |"
+              for label, cell, target in metrics]  # fmt: skip
     lines += [
-        "| natural held-out queries, action@1 / @5 | "
-        + pair(lambda t: f"{query_row(t, 'natural')['R@1']:.1f} / {query_row(t, 'natural')['R@5']:.1f}")
-        + " | 85 / 97 |",
-        "| terse held-out queries, action@1 / @5 | "
-        + pair(lambda t: f"{query_row(t, 'terse')['R@1']:.1f} / {query_row(t, 'terse')['R@5']:.1f}")
-        + " | 80 / 95 |",
-        "| library phrasings, action T2M R@1 / @5 | "
-        + pair(lambda t: f"{row(t, 'action', 't2m')['R@1']:.1f} / {row(t, 'action', 't2m')['R@5']:.1f}")
-        + " | – |",
-        "| describe: right action in the top 3 (M2T R@3, captions alone) | "
-        + pair(lambda t: f"{row(t, 'action', 'm2t')['R@3']:.1f}")
-        + " | 85 |",
-        "| calibration AUROC, present vs absent actions (fitted) | "
-        + pair(lambda t: f"{100 * t['calibration']['auroc_absent']:.1f}")
-        + " | 95 |",
-        "| ... present vs trained-but-not-in-gallery actions | "
-        + pair(lambda t: f"{100 * t['calibration']['auroc_known_absent']:.1f}")
-        + " | – |",
         "",
         (
             f"**Cost on the real library** (`{args.index}`, {int(speed['bank']):,} bank captions, {args.queries} new "
