@@ -94,7 +94,7 @@ def latency(args: argparse.Namespace) -> dict[str, float]:
         lat["expand"].append(time.perf_counter() - t0)
     out = {f"{k}_p50": 1e3 * float(np.median(v)) for k, v in lat.items()}
     out |= {f"{k}_p99": 1e3 * float(np.percentile(v, 99)) for k, v in lat.items()}
-    out["bank"] = float(len(on._expander or []))
+    out["bank"] = float(len(on.expansions.expander()))
     return out
 
 

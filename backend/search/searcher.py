@@ -37,11 +37,11 @@ import torch
 from backend.errors import InvalidInputError
 from backend.index.store import MotionIndex
 from backend.model.confidence import REFERENCE_RANKS, reference_score
-from backend.model.expansion import EXPANSION_CAPTIONS, CaptionExpander, Expansion, expand_encoding
+from backend.model.expansion import EXPANSION_CAPTIONS, Expansion, expand_encoding
 from backend.model.outputs import TextEncoding
 from backend.model.scoring import maxsim, maxsim_one_query
 from backend.model.text_onnx import TEXT_RUNTIMES, QueryEncoder, TextRuntime, make_query_encoder
-from backend.search.bank import index_expander
+from backend.search.bank import IndexExpansions
 from backend.search.candidate_cache import CACHE_DIR
 from backend.search.candidates import CentroidCandidates
 from backend.search.hits import Hit, best_per_clip, window_hits
@@ -178,8 +178,7 @@ class Searcher:
                                                              bf16=bf16_rerank)  # fmt: skip
         self._lock, self._build_lock, self._encoder_lock = (threading.Lock() for _ in range(3))
         self._bank: tuple[list[str], torch.Tensor, torch.Tensor] | None = None
-        self.expansion = expansion
-        self._expander: CaptionExpander | None = None
+        self.expansion, self.expansions = expansion, IndexExpansions(index, expansion, query_cache)
         self._centroids: CentroidCandidates | None = None
         if self.first_stage == "centroids" and index.num_windows:
             self.centroid_stage()
@@ -395,10 +394,7 @@ class Searcher:
     def expand(self, enc: TextEncoding, row: int = 0) -> tuple[TextEncoding, Expansion]:
         """A query encoding expanded with its closest caption-bank captions (:mod:`backend.model.expansion`)
         and what it was expanded with; search with the first, align with ``enc``."""
-        with self._lock:
-            if self._expander is None:
-                self._expander = index_expander(self.index, self.expansion)
-        ex = self._expander.expand(enc.emb[row][enc.mask[row].bool()])
+        ex = self.expansions.expand(enc.emb[row][enc.mask[row].bool()])
         return (expand_encoding(enc, ex) if ex.captions else enc), ex
 
     # ------------------------------------------------------------------ caption bank

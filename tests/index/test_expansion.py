@@ -51,6 +51,17 @@ def test_expansion_picks_the_best_caption(searcher: Searcher) -> None:
         assert enc.emb.shape[1] < out.emb.shape[1]
 
 
+def test_expansions_are_remembered_per_query(built_index: Path, model) -> None:
+    s = Searcher(MotionIndex.open(built_index), model, query_cache=4)
+    first = s.expand(s.encode_query("a person waves goodbye"))[1]
+    assert s.expand(s.encode_query("a person waves goodbye"))[1] is first  # no second bank scan
+    other = s.expand(s.encode_query("someone kicks"))[1]
+    assert other is not first and len(s.expansions.cache) == 2
+    nocache = Searcher(MotionIndex.open(built_index), model, query_cache=0)
+    a, b = (nocache.expand(nocache.encode_query("a person waves goodbye"))[1] for _ in range(2))
+    assert a is not b and a.captions == b.captions == first.captions
+
+
 def test_a_caption_covers_itself(searcher: Searcher) -> None:
     texts = searcher.caption_bank()[0]
     text = texts[len(texts) // 2]
