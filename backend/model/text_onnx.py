@@ -10,14 +10,21 @@ norm and the valid-token mask stay in :class:`~backend.model.text_encoder.TextEn
 The export happens in memory when a :class:`OnnxTextEncoder` is made (about 1 s) from the weights the model
 holds, so it always matches the loaded checkpoint.
 
-**int8.** With ``quantize=True`` the exported graph is quantised dynamically by ONNX Runtime's
+**int8 (the default on CPU).** The exported graph is quantised dynamically by ONNX Runtime's
 ``quantize_dynamic`` (MatMul / Gemm weights stored as 7-bit int8 per output channel, activations quantised
 on the fly; per tensor, the worst token of :data:`CHECK_TEXTS` fell to cosine 0.956, per channel it stays at
-0.990; a temporary folder holds the file while it runs, about 2 s): the backbone's matrix products run in int8, about
-It changes the token embeddings slightly (:func:`check_quantized`: every valid token's cosine to the float
-one on :data:`CHECK_TEXTS` is logged and a warning given below :data:`MIN_TOKEN_COSINE`), and that is enough
-to reorder the real library's near-tied hits (``docs/benchmarks.md``, "Faster text and re-rank": its top-10
-shares about 0.87 of the float graph's), so it is an opt-in runtime (``onnx-int8``), never ``auto``.
+0.990; a temporary folder holds the file while it runs, about 2 s): the backbone's matrix products run in
+int8, about 3x faster than the float graph for a query on this project's 2-core machine (a query is one short
+sequence: its cost is reading the weights, a quarter of the bytes in int8). It changes the token embeddings
+slightly (:func:`check_quantized`: every valid token's cosine to the float one on :data:`CHECK_TEXTS`), which
+reorders near-tied hits (the real library's top-10 shares about 0.85 of the float graph's) but finds as well
+as the float graph on the real library's captions and the held-out query sets (``docs/benchmarks.md``, "The
+int8 text graph on retrieval"). ``auto`` therefore takes the int8 graph when its check passes
+(:data:`MIN_TOKEN_COSINE`), the float graph otherwise (with a warning), PyTorch when ONNX Runtime is missing.
+
+**Threads.** Query encoders run one ONNX Runtime thread by default (:data:`QUERY_THREADS`): for one short
+sequence a second thread costs more in hand-over than it saves (int8 2.7 against 3.5 ms a query here; float
+the same either way), and the search that follows has the other core.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CHECK_TEXTS",
     "MIN_TOKEN_COSINE",
+    "QUERY_THREADS",
     "TEXT_RUNTIMES",
     "OnnxTextEncoder",
     "QueryEncoder",
@@ -56,8 +64,11 @@ TextRuntime = Literal["auto", "onnx", "onnx-int8", "torch"]
 QueryEncoder = Callable[[Sequence[str]], TextEncoding]
 #: the values of :data:`TextRuntime`
 TEXT_RUNTIMES: tuple[str, ...] = ("auto", "onnx", "onnx-int8", "torch")
-#: below this cosine between a valid token's int8 and float embedding, ``onnx-int8`` warns
+#: below this cosine between a valid token's int8 and float embedding, ``onnx-int8`` warns and ``auto`` keeps
+#: the float graph
 MIN_TOKEN_COSINE = 0.98
+#: ONNX Runtime threads of a query encoder (module docstring, "Threads")
+QUERY_THREADS = 1
 #: animator-style queries the int8 graph is checked on (lengths 3..14 words, sides, limbs, styles)
 CHECK_TEXTS = (
     "a person waves with the left hand", "walk", "an old man walks slowly with a cane, then sits down",
@@ -97,6 +108,41 @@ def _set_attention(encoder: torch.nn.Module, kind: str | None) -> str | None:
     return previous
 
 
+def export_backbone(model: MotionTextRetrieval) -> bytes:
+    """The float ONNX graph of ``model``'s text backbone (``(input_ids, attention_mask) -> hidden``), in memory.
+
+    Raises:
+        ConfigError: the exporter failed (the message names the cause).
+    """
+    text = model.text_encoder
+    was_training = text.training
+    text.eval()
+    sample = text.tokenize(["a person waves with the left hand"])
+    buf = io.BytesIO()
+    attention = _set_attention(text.encoder, "eager")
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about python control flow in transformers
+            torch.onnx.export(
+                _Backbone(text.encoder).eval(),
+                (sample.input_ids.cpu(), sample.attention_mask.cpu()),
+                buf,  # type: ignore[arg-type]  # typed as a path; torch still takes a BytesIO
+                input_names=["input_ids", "attention_mask"],
+                output_names=["hidden"],
+                dynamic_axes={
+                    n: {0: "batch", 1: "tokens"} for n in ("input_ids", "attention_mask", "hidden")
+                },
+                opset_version=17,
+                dynamo=False,
+            )
+    except Exception as exc:  # any exporter failure: this encoder cannot be exported
+        raise ConfigError(f"could not export the text encoder to ONNX: {type(exc).__name__}: {exc}") from exc
+    finally:
+        _set_attention(text.encoder, attention)
+        text.train(was_training)
+    return buf.getvalue()
+
+
 class OnnxTextEncoder:
     """Encode texts like ``model.encode_text`` with the backbone running in ONNX Runtime (thread-safe).
 
@@ -104,51 +150,29 @@ class OnnxTextEncoder:
         model: the retrieval model (its text side is exported as it is).
         threads: ONNX Runtime intra-op threads (0 = its default, one per core).
         quantize: run the int8 (dynamically quantised) graph instead of the float one (module docstring).
+        graph: the float graph of ``model`` (:func:`export_backbone`), when the caller already has it.
 
     Raises:
         ConfigError: onnxruntime / onnx missing, or the export, the quantisation or session creation failed
             (the message says which; callers may fall back to the PyTorch path).
     """
 
-    def __init__(self, model: MotionTextRetrieval, threads: int = 0, *, quantize: bool = False) -> None:
+    def __init__(
+        self, model: MotionTextRetrieval, threads: int = QUERY_THREADS, *, quantize: bool = False,
+        graph: bytes | None = None,
+    ) -> None:  # fmt: skip
         try:
             import onnxruntime as ort
         except ImportError as exc:
             raise ConfigError("text runtime 'onnx' needs onnxruntime (pip install onnxruntime onnx)") from exc
         self.text = model.text_encoder
-        was_training = self.text.training
-        self.text.eval()
-        sample = self.text.tokenize(["a person waves with the left hand"])
-        buf = io.BytesIO()
-        attention = _set_attention(self.text.encoder, "eager")
-        try:
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # tracer warnings about python control flow in transformers
-                torch.onnx.export(
-                    _Backbone(self.text.encoder).eval(),
-                    (sample.input_ids.cpu(), sample.attention_mask.cpu()),
-                    buf,  # type: ignore[arg-type]  # typed as a path; torch still takes a BytesIO
-                    input_names=["input_ids", "attention_mask"],
-                    output_names=["hidden"],
-                    dynamic_axes={
-                        n: {0: "batch", 1: "tokens"} for n in ("input_ids", "attention_mask", "hidden")
-                    },
-                    opset_version=17,
-                    dynamo=False,
-                )
-        except Exception as exc:  # any exporter failure: this encoder cannot be exported
-            raise ConfigError(
-                f"could not export the text encoder to ONNX: {type(exc).__name__}: {exc}"
-            ) from exc
-        finally:
-            _set_attention(self.text.encoder, attention)
-            self.text.train(was_training)
+        graph = export_backbone(model) if graph is None else graph
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(threads)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # no busy-waiting after a run: the search that follows needs the cores (spinning made it 4x slower)
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        graph = _quantize(buf.getvalue()) if quantize else buf.getvalue()
+        graph = _quantize(graph) if quantize else graph
         try:
             self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
@@ -220,20 +244,21 @@ def check_quantized(
 
 
 def make_query_encoder(
-    model: MotionTextRetrieval, runtime: TextRuntime = "auto", threads: int = 0
+    model: MotionTextRetrieval, runtime: TextRuntime = "auto", threads: int = QUERY_THREADS
 ) -> tuple[QueryEncoder, str]:
     """The function that encodes query texts for search, and the runtime it uses.
 
-    Each call sets up a new encoder (the ONNX export costs about 1 s): make one and pass it to every
-    :class:`~backend.search.searcher.Searcher` that should share it (the server does).
+    Each call sets up a new encoder (the ONNX export costs about 1 s, the int8 quantisation about 2 s more):
+    make one and pass it to every :class:`~backend.search.searcher.Searcher` that should share it (the server
+    does).
 
     Args:
         model: the retrieval model.
         runtime: ``onnx`` (the float graph in ONNX Runtime, error if unavailable), ``onnx-int8`` (the int8
             graph, error if unavailable; its distance to the float graph is checked and logged), ``torch``
-            (``model.encode_text``) or ``auto`` (on CPU the float graph when it can be set up, otherwise
-            ``torch``, with the reason logged; int8 is never chosen by ``auto``: see the module docstring).
-        threads: ONNX Runtime threads (0 = its default).
+            (``model.encode_text``) or ``auto`` (on CPU the int8 graph when its check passes, else the float
+            graph, else ``torch``, each fallback's reason logged; on another device ``torch``).
+        threads: ONNX Runtime threads (0 = its default, one per core).
 
     Returns:
         ``(encode, "onnx-int8" | "onnx" | "torch")``.
@@ -248,19 +273,32 @@ def make_query_encoder(
         return model.encode_text, "torch"
     if not on_cpu:
         raise ConfigError(f"text runtime {runtime!r} runs on the CPU; the model is on {model.device}")
-    if runtime == "onnx-int8":
-        encoder = OnnxTextEncoder(model, threads, quantize=True)
-        worst = check_quantized(OnnxTextEncoder(model, threads), encoder)
-        log.info("int8 query encoding: worst token cosine to the float graph %.4f on %d check texts",
-                 worst, len(CHECK_TEXTS))  # fmt: skip
-        if worst < MIN_TOKEN_COSINE:
-            log.warning("the int8 text graph is far from the float one (token cosine %.4f < %.2f); rankings "
-                        "will differ from text_runtime='onnx'", worst, MIN_TOKEN_COSINE)  # fmt: skip
-        return encoder, runtime
     try:
-        return OnnxTextEncoder(model, threads), "onnx"
+        graph = export_backbone(model)
+        floating = OnnxTextEncoder(model, threads, graph=graph)
     except ConfigError as exc:
-        if runtime == "onnx":
+        if runtime != "auto":
             raise
         log.warning("query encoding falls back to PyTorch: %s", exc)
         return model.encode_text, "torch"
+    if runtime == "onnx":
+        return floating, "onnx"
+    try:
+        encoder = OnnxTextEncoder(model, threads, quantize=True, graph=graph)
+    except ConfigError as exc:
+        if runtime == "onnx-int8":
+            raise
+        log.warning("query encoding uses the float graph: %s", exc)
+        return floating, "onnx"
+    worst = check_quantized(floating, encoder)
+    log.info("int8 query encoding: worst token cosine to the float graph %.4f on %d check texts",
+             worst, len(CHECK_TEXTS))  # fmt: skip
+    if worst >= MIN_TOKEN_COSINE:
+        return encoder, "onnx-int8"
+    if runtime == "auto":
+        log.warning("query encoding uses the float graph: the int8 one is too far from it (token cosine %.4f "
+                    "< %.2f)", worst, MIN_TOKEN_COSINE)  # fmt: skip
+        return floating, "onnx"
+    log.warning("the int8 text graph is far from the float one (token cosine %.4f < %.2f); rankings "
+                "will differ from text_runtime='onnx'", worst, MIN_TOKEN_COSINE)  # fmt: skip
+    return encoder, runtime

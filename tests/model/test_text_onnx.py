@@ -66,7 +66,7 @@ def test_int8_graph_stays_close_to_the_float_one_on_real_captions(
 ) -> None:
     """The int8 graph: the same tokens and words, every valid token within the warning threshold of the float
     graph on 40 real KIT-ML captions, a quarter of the bytes; MaxSim against real token embeddings (the float
-    encodings of other captions) keeps most of its order (not all of it: why ``auto`` stays float)."""
+    encodings of other captions) keeps most of its order (not all of it: near ties move)."""
     f, q = OnnxTextEncoder(default_model), OnnxTextEncoder(default_model, quantize=True)
     assert q.quantized and not f.quantized and q.onnx_bytes < f.onnx_bytes * 0.3
     texts = kit_captions[:40]
@@ -91,8 +91,12 @@ def test_runtime_selection(tiny_model) -> None:
     assert runtime == "onnx" and isinstance(encode, OnnxTextEncoder) and not encode.quantized
     encode, runtime = make_query_encoder(tiny_model, "onnx-int8")
     assert runtime == "onnx-int8" and encode.quantized
-    encode, runtime = make_query_encoder(tiny_model, "auto")  # the float graph: int8 reorders near ties
-    assert runtime == "onnx" and isinstance(encode, OnnxTextEncoder) and not encode.quantized
+    encode, runtime = make_query_encoder(tiny_model, "auto")  # int8 when it is close to the float graph
+    worst = check_quantized(
+        make_query_encoder(tiny_model, "onnx")[0], make_query_encoder(tiny_model, "onnx-int8")[0]
+    )
+    assert isinstance(encode, OnnxTextEncoder) and encode.quantized == (worst >= MIN_TOKEN_COSINE)
+    assert runtime == ("onnx-int8" if worst >= MIN_TOKEN_COSINE else "onnx")
     with pytest.raises(ConfigError, match="auto, onnx, onnx-int8, torch"):
         make_query_encoder(tiny_model, "tensorrt")  # type: ignore[arg-type]
     assert "_query_encoders" not in vars(tiny_model)  # nothing memoised on the model: callers own the encoder
@@ -130,3 +134,28 @@ def test_graph_is_traced_from_eager_attention(tiny_model, monkeypatch: pytest.Mo
             onnx(["a person waves with the left hand"]),
             tiny_model.encode_text(["a person waves with the left hand"]),
         )
+
+
+def test_auto_takes_the_int8_graph_when_it_is_close_and_falls_back_otherwise(
+    default_model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``auto`` on CPU: the shipped model's int8 graph passes its check; a graph too far from the float one
+    (the threshold raised above any cosine) or a quantiser that fails leaves the float graph, with the reason."""
+    from backend.model import text_onnx
+
+    encode, runtime = make_query_encoder(default_model, "auto")
+    assert runtime == "onnx-int8" and isinstance(encode, OnnxTextEncoder) and encode.quantized
+    monkeypatch.setattr(text_onnx, "MIN_TOKEN_COSINE", 1.01)
+    encode, runtime = make_query_encoder(default_model, "auto")
+    assert runtime == "onnx" and not encode.quantized
+    encode, runtime = make_query_encoder(default_model, "onnx-int8")  # asked for: kept, with a warning
+    assert runtime == "onnx-int8" and encode.quantized
+
+    def broken(graph: bytes) -> bytes:
+        raise ConfigError("could not quantise the text encoder to int8: no kernel")
+
+    monkeypatch.setattr(text_onnx, "_quantize", broken)
+    encode, runtime = make_query_encoder(default_model, "auto")
+    assert runtime == "onnx" and not encode.quantized
+    with pytest.raises(ConfigError, match="quantise.*no kernel"):
+        make_query_encoder(default_model, "onnx-int8")
