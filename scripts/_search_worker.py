@@ -6,7 +6,7 @@ every query to each worker in turn (never two at once), so load changes on the s
 Only APIs that every compared revision has are used. Protocol: one JSON object per line each way.
 
 * ``{"op": "open", "index": DIR, "model": DIR, "opts": {...}, "threads": 2}`` ->
-  ``{"open_s", "float_cache", "bf16_copy", "int8_copy"}`` (bytes held by the searcher);
+  ``{"open_s", "float_cache", "approx_copy", "int8_copy"}`` (bytes held by the searcher);
 * ``{"op": "search", "text": T, "k": 10}`` -> ``{"s": seconds, "ids": [...]}`` (``Searcher.search``);
 * ``{"op": "searches", "texts": [...], "k": 10}`` -> ``{"s": [seconds, ...]}`` (back to back);
 * ``{"op": "tokens", "path": NPY, "k": 10, "mode": M}`` -> ``{"s": [...], "positions": [[...]]}`` for
@@ -60,7 +60,7 @@ def main() -> int:
             t0 = time.perf_counter()
             searcher = Searcher(index, model, query_cache=0, **msg["opts"])
             reply = {"open_s": time.perf_counter() - t0, "float_cache": _nbytes(searcher, "patches"),
-                     "bf16_copy": _nbytes(searcher, "approx"), "int8_copy": _nbytes(searcher, "codes")}  # fmt: skip
+                     "approx_copy": _nbytes(searcher, "approx"), "int8_copy": _nbytes(searcher, "codes")}  # fmt: skip
         elif op == "search":
             assert searcher is not None, "open first"
             t0 = time.perf_counter()

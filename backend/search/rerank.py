@@ -1,12 +1,16 @@
-"""The re-rank's compact copies of an index's patches: a bfloat16 approximate pass, and int8 for large indexes.
+"""The re-rank's compact copies of an index's patches: an approximate first pass, and int8 for large indexes.
 
-**bfloat16** (:class:`Bf16Patches`, the default where the CPU multiplies bfloat16 in hardware and the float
-cache exists): the candidates are scored from a bfloat16 copy (half the bytes of float32 read per window, and
-AVX512-BF16 / AMX products, about 2x faster than the float32 re-rank on its own), and only the windows that
-can still reach the top ``k`` are re-scored from the exact cache (:func:`near_top`, a bound on the bfloat16
-error, :data:`BF16_BOUND`): the hits and their scores are those of the exact re-rank.
+**The approximate pass** (the default where the float cache exists): the candidates are scored from a compact
+copy of the cache, and only the windows that can still reach the top ``k`` are re-scored from the exact
+cache (:func:`near_top`, with a bound on the copy's error): the hits and their scores are those of the exact
+re-rank. Two copies: **int8** (:meth:`Int8Patches.from_cache`, the default: a quarter of the float32 bytes
+read per window and integer products, ``torch._int_mm``, that run on the CPU's int8 dot-product units;
+bound: :meth:`Int8Patches.bound`, from each window's largest rounding residual) and **bfloat16**
+(:class:`Bf16Patches`, half the bytes; :data:`BF16_BOUND`). On this project's machine (AVX512-BF16 and
+VNNI, no AMX) PyTorch's bfloat16 products were no faster than float32 ones, the int8 products 3x faster
+(docs/benchmarks.md, "Faster text and re-rank").
 
-**int8** (:class:`Int8Patches`, opt-in):
+**int8 for large indexes** (:class:`Int8Patches`, opt-in):
 
 Two-stage search re-scores a few hundred candidate windows exactly, and what that costs is reading their
 patches: ``P x D`` float32 = 114 KB per window of 112 patches. When the whole index fits the searcher's
@@ -26,8 +30,8 @@ per dot product); the searcher then re-scores its best windows exactly (``Search
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
+from typing import Literal
 
 import numpy as np
 import torch
@@ -38,10 +42,11 @@ from backend.index.store import MotionIndex
 from backend.search.hits import best_per_clip
 
 __all__ = [
+    "APPROX_RERANKS",
     "BF16_BOUND",
+    "ApproxRerank",
     "Bf16Patches",
     "Int8Patches",
-    "bf16_matmul_fast",
     "index_int8_scores",
     "int8_maxsim",
     "near_top",
@@ -54,37 +59,35 @@ __all__ = [
 #: by at most ``2^-9 |q| |x|`` more; a max over patches and a mean over tokens keep that bound
 #: (:meth:`Bf16Patches.bound` scales it by the norms; 0.0059 for unit vectors).
 BF16_BOUND = 2.0**-8 + 2.0**-9
+#: the approximate first pass of the re-rank: ``auto`` (= int8), ``int8``, ``bf16`` or ``off``
+ApproxRerank = Literal["auto", "int8", "bf16", "off"]
+#: the values of :data:`ApproxRerank`
+APPROX_RERANKS: tuple[str, ...] = ("auto", "int8", "bf16", "off")
+#: absolute slack of the int8 bound for float32 rounding of the scores (both the approximate and the exact
+#: ones: a few 1e-7 for unit vectors)
+_FLOAT_SLACK = 1e-5
 
 
-@functools.cache
-def bf16_matmul_fast() -> bool:
-    """Whether this CPU multiplies bfloat16 matrices in hardware (AVX512-BF16 / AMX), as PyTorch reports it.
-
-    Without that, PyTorch emulates bfloat16 products and a bfloat16 re-rank would be slower than float32.
-    """
-    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)  # private in torch 2.x: absent = unknown
-    try:
-        return bool(check()) if callable(check) else False
-    except RuntimeError:
-        return False
-
-
-def near_top(approx: np.ndarray, clips: np.ndarray, k: int, bound: float) -> np.ndarray:
+def near_top(approx: np.ndarray, clips: np.ndarray, k: int, bound: float | np.ndarray) -> np.ndarray:
     """Positions of the windows whose exact score can still place their clip among the ``k`` best clips.
 
-    With every approximate score within ``bound`` of the exact one, let ``T`` be the ``k``-th best clip's
-    approximate score (a clip scores its best window). ``k`` clips then score at least ``T - bound`` exactly,
-    so a clip of the exact top ``k`` scores at least ``T - bound`` exactly and its best window at least
-    ``T - 2 bound`` approximately: re-scoring exactly the windows at or above ``T - 2 bound`` gives the exact
-    top ``k`` and their exact scores (fewer than ``k`` clips: every window).
+    Every exact score lies within ``bound`` of the approximate one (a number, or one per window). A clip then
+    scores at least ``L_c``, the best ``approx - bound`` of its windows, exactly; with ``T`` the ``k``-th best
+    ``L_c``, ``k`` clips score at least ``T``, so the best window of a clip of the exact top ``k`` scores at
+    least ``T`` exactly and ``approx + bound >= T``: re-scoring exactly the windows that pass that test gives
+    the exact top ``k`` and their exact scores (fewer than ``k`` clips: every window). With one bound for
+    every window the test is ``approx >= T' - 2 bound``, ``T'`` the ``k``-th best clip's approximate score.
 
     >>> near_top(np.array([0.9, 0.5, 0.895, 0.7]), np.array([0, 1, 2, 3]), 2, 0.01).tolist()
     [0, 2]
+    >>> near_top(np.array([0.9, 0.5, 0.895, 0.7]), np.array([0, 1, 2, 3]), 2, np.array([0.01, 0.01, 0.01, 0.2])).tolist()
+    [0, 2, 3]
     """
-    best = best_per_clip(approx, clips, k)
+    lower = approx - bound
+    best = best_per_clip(lower, clips, k)
     if len(best) < k:
         return np.arange(len(approx))
-    return np.nonzero(approx >= approx[best[-1]] - 2 * bound)[0]
+    return np.nonzero(approx + bound >= lower[best[-1]])[0]
 
 
 class Int8Patches:
@@ -97,12 +100,63 @@ class Int8Patches:
         exact: whether the codes are the index's own (int8 codec): scores are then exact MaxSim.
     """
 
-    def __init__(self, codes: torch.Tensor, scales: torch.Tensor, masks: torch.Tensor, exact: bool) -> None:
+    def __init__(
+        self, codes: torch.Tensor, scales: torch.Tensor, masks: torch.Tensor, exact: bool,
+        residual: torch.Tensor | None = None, digits: int = 3,
+    ) -> None:  # fmt: skip
         if codes.dtype != torch.int8 or codes.dim() != 3 or scales.shape != codes.shape[:2]:
             raise InvalidInputError(f"codes must be (N, P, D) int8 and scales (N, P); got {tuple(codes.shape)} "
                                     f"{codes.dtype} and {tuple(scales.shape)}")  # fmt: skip
+        if digits not in (2, 3):
+            raise InvalidInputError(f"digits must be 2 or 3, got {digits!r}")
         self.codes, self.scales, self.masks, self.exact = codes, scales.float(), masks.bool(), exact
         self.all_valid = bool(self.masks.all())
+        self.digits = digits
+        #: ``(N,)`` per window, the largest ``|x_p - scale_p code_p|`` of its valid patches (0 when exact)
+        self.residual = torch.zeros(len(codes)) if residual is None else residual.float()
+        #: the largest norm of a decoded valid patch (``scale_p |code_p|``)
+        self.max_decoded = 0.0
+
+    @classmethod
+    def from_cache(cls, cache: torch.Tensor, masks: torch.Tensor, block: int = 1024) -> Int8Patches:
+        """The approximate pass's copy of a float cache ``(N, P, D)``: per-patch symmetric int8 (the index's
+        int8 scheme), each window's largest rounding residual, queries multiplied in two int8 digits."""
+        n, p, d = cache.shape
+        codes = torch.empty((n, p, d), dtype=torch.int8)
+        scales, residual = torch.zeros((n, p)), torch.zeros(n)
+        max_decoded = 0.0
+        for a in range(0, n, block):
+            x, m = cache[a : a + block].float(), masks[a : a + block].bool()
+            sc = x.abs().amax(dim=-1) / 127.0
+            c = torch.round(x / torch.where(sc > 0, sc, 1.0)[..., None]).clamp_(-127, 127)
+            decoded = c * sc[..., None]
+            codes[a : a + block] = c.to(torch.int8)
+            scales[a : a + block] = torch.where(m, sc, 0.0)
+            residual[a : a + block] = torch.where(m, (x - decoded).norm(dim=-1), 0.0).amax(dim=-1)
+            if m.any():
+                max_decoded = max(max_decoded, float(decoded.norm(dim=-1)[m].max()))
+        out = cls(codes, scales, masks, exact=False, residual=residual, digits=2)
+        out.max_decoded = max_decoded
+        return out
+
+    def bound(self, q_valid: torch.Tensor, rows: np.ndarray) -> np.ndarray:
+        """``(len(rows),)`` bounds of ``|score - exact MaxSim|`` of :meth:`score` for this query, per window.
+
+        Per token ``t`` and patch ``p``: ``q.x - q'.x' = q.(x - x') + (q - q').x'`` (``x'`` the decoded patch,
+        ``q'`` the query's int8 digits), so ``|error| <= |q_t| r_w + |q_t - q'_t| X`` (``r_w`` the window's
+        largest residual, ``X`` :attr:`max_decoded`, Cauchy-Schwarz); a max over patches and a mean over tokens
+        keep it; plus :data:`_FLOAT_SLACK` for float32 rounding.
+        """
+        q = q_valid.float()
+        idx = torch.from_numpy(np.asarray(rows, dtype=np.int64))
+        digits, s = _query_digits(q, self.digits)
+        lv = len(q)
+        approx = (
+            sum(digits[:, i * lv : (i + 1) * lv].T.float() / _DIGIT_BASE**i for i in range(self.digits)) * s
+        )
+        q_err = float((q - approx).norm(dim=-1).max()) * self.max_decoded
+        r = self.residual.index_select(0, idx).numpy().astype(np.float64)
+        return (float(q.norm(dim=-1).max()) * r + q_err) * 1.001 + _FLOAT_SLACK
 
     @classmethod
     def build(
@@ -143,7 +197,7 @@ class Int8Patches:
             r = idx[a : a + block]
             masks = None if self.all_valid else self.masks.index_select(0, r)
             out[a : a + block] = int8_maxsim(q_valid, self.codes.index_select(0, r), self.scales.index_select(0, r),
-                                             masks)  # fmt: skip
+                                             masks, self.digits)  # fmt: skip
         return out
 
 
@@ -161,44 +215,50 @@ _DIGITS = 3
 _DIGIT_BASE = 128.0
 
 
-def _query_digits(q: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """``(D, 8 ceil(3 L / 8))`` int8 digits of ``q (L, D)`` (columns: digit-major; zero padding) and ``s``."""
+def _query_digits(q: torch.Tensor, n_digits: int = _DIGITS) -> tuple[torch.Tensor, float]:
+    """``(D, 8 ceil(n L / 8))`` int8 digits of ``q (L, D)`` (columns: digit-major; zero padding) and ``s``."""
     s = float(q.abs().max()) / 127.0 or 1.0
     r, digits = q / s, []
-    for _ in range(_DIGITS):
+    for _ in range(n_digits):
         d = torch.round(r)
         digits.append(d)
         r = (r - d) * _DIGIT_BASE
-    cols = torch.cat(digits).T  # (D, 3 L)
+    cols = torch.cat(digits).T  # (D, n L)
     pad = -cols.shape[1] % 8  # torch._int_mm takes multiples of 8
     return torch.nn.functional.pad(cols, (0, pad)).to(torch.int8).contiguous(), s
 
 
 def int8_maxsim(
-    q_valid: torch.Tensor, codes: torch.Tensor, scales: torch.Tensor, masks: torch.Tensor | None
-) -> np.ndarray:
+    q_valid: torch.Tensor, codes: torch.Tensor, scales: torch.Tensor, masks: torch.Tensor | None,
+    digits: int = _DIGITS,
+) -> np.ndarray:  # fmt: skip
     """MaxSim of one query ``(Lv, D)`` against int8 windows: ``codes (n, P, D)``, ``scales (n, P)`` -> ``(n,)``.
 
     ``score = mean_t max_p scale[p] * (q_t . code[p])``, ``-inf`` for a window without a valid patch
     (``masks (n, P)``, None = all valid). The codes are multiplied as they are stored, in integers: the query
-    is written as three int8 digits per element (``q = s (d1 + d2 / 128 + d3 / 128^2)``, within ``s / 2^15``)
-    and one ``torch._int_mm`` (exact int32 sums) gives every digit's dot product, so the scores are float32
-    MaxSim's to a few 1e-6 (``q`` and the patches unit vectors) without converting the codes to float
-    (about 3x less time than converting them and a float32 product, docs/benchmarks.md).
+    is written as int8 digits per element (three: ``q = s (d1 + d2 / 128 + d3 / 128^2)``, within ``s / 2^15``;
+    two: within ``s / 2^8``, for the approximate pass, whose bound counts it) and one ``torch._int_mm`` (exact
+    int32 sums) gives every digit's dot product, so with three digits the scores are float32 MaxSim's to a few
+    1e-6 (``q`` and the patches unit vectors) without converting the codes to float (about 3x less time than
+    converting them and a float32 product, docs/benchmarks.md).
     """
     q = q_valid.float()
     n, p, d = codes.shape
     if q.dim() != 2 or q.shape[0] < 1 or q.shape[1] != d:
         raise InvalidInputError(f"q_valid must be (Lv >= 1, {d}); got {tuple(q.shape)}")
+    lv = len(q)
     if n * p > 16 and d % 8 == 0:  # torch._int_mm's shape rules
-        digits, s = _query_digits(q)
-        c = torch._int_mm(codes.reshape(n * p, d), digits).float()
-        lv = len(q)
-        sim = c[:, :lv] + c[:, lv : 2 * lv] / _DIGIT_BASE + c[:, 2 * lv : 3 * lv] / _DIGIT_BASE**2
-        sim = sim.mul_(s).view(n, p, lv)
+        cols, s = _query_digits(q, digits)
+        c = torch._int_mm(codes.reshape(n * p, d), cols)
+        # the first two digits joined in int32 (|d1 code| <= 127 * 127 * D: no overflow below D = 1024)
+        sim = c[:, :lv].mul(int(_DIGIT_BASE)).add_(c[:, lv : 2 * lv]).float()
+        if digits == 3:
+            sim.add_(c[:, 2 * lv : 3 * lv].float(), alpha=1 / _DIGIT_BASE)
+        sim.mul_(scales.float().reshape(n * p, 1) * (s / _DIGIT_BASE))
+        sim = sim.view(n, p, lv)
     else:
-        sim = (codes.reshape(n * p, d).float() @ q.T).view(n, p, len(q))
-    sim.mul_(scales.float()[:, :, None])
+        sim = (codes.reshape(n * p, d).float() @ q.T).view(n, p, lv)
+        sim.mul_(scales.float()[:, :, None])
     if masks is not None:
         sim.masked_fill_(~masks.bool()[:, :, None], float("-inf"))
     return sim.amax(dim=1).mean(dim=1).numpy()
@@ -207,9 +267,9 @@ def int8_maxsim(
 class Bf16Patches:
     """A bfloat16 copy of the patch cache for the approximate pass of the re-rank (within :meth:`bound`).
 
-    Half the bytes of float32 per re-ranked window and hardware matrix products where the CPU has them
-    (:func:`bf16_matmul_fast`): the searcher scores its candidates here, then re-scores exactly, from its
-    exact cache, only the windows :func:`near_top` names, so the hits and their scores stay exact.
+    Half the bytes of float32 per re-ranked window (``approx_rerank="bf16"``; its products need AVX512-BF16 /
+    AMX to be fast): the searcher scores its candidates here, then re-scores exactly, from its exact cache,
+    only the windows :func:`near_top` names, so the hits and their scores stay exact.
 
     Args:
         patches: ``(N, P, D)`` bfloat16.
@@ -235,9 +295,9 @@ class Bf16Patches:
             max_norm = max(max_norm, float(x.norm(dim=-1).max())) if len(x) else max_norm
         return cls(out, masks, max_norm)
 
-    def bound(self, q_valid: torch.Tensor) -> float:
+    def bound(self, q_valid: torch.Tensor, rows: np.ndarray | None = None) -> float:
         """Bound of ``|score - exact MaxSim|`` of :meth:`score` for this query (:data:`BF16_BOUND`, by the norms;
-        1e-3 relative on top for the float32 sums)."""
+        1e-3 relative on top for the float32 sums; the same for any ``rows``)."""
         return BF16_BOUND * self.max_norm * float(q_valid.float().norm(dim=-1).max()) * 1.001
 
     @property
@@ -266,15 +326,19 @@ class Bf16Patches:
 
 
 def patch_caches(
-    index: MotionIndex, masks: torch.Tensor, cache_bytes: int, *, int8: bool, bf16: bool | None
-) -> tuple[torch.Tensor | None, Int8Patches | None, Bf16Patches | None]:
-    """The searcher's in-memory patches: ``(float cache, int8 copy, bfloat16 copy)``, each None when absent.
+    index: MotionIndex, masks: torch.Tensor, cache_bytes: int, *, int8: bool, approx: ApproxRerank = "auto"
+) -> tuple[torch.Tensor | None, Int8Patches | None, Int8Patches | Bf16Patches | None]:
+    """The searcher's in-memory patches: ``(float cache, int8 copy, approximate-pass copy)``, each None when
+    absent.
 
     Float cache ``(N, P, D)``: float16 for an fp16 index (its values exactly, half the bytes), else float32
     when that fits ``cache_bytes`` and float16 within twice it. Without one (a larger index), the int8 copy
-    when ``int8`` and it fits in twice ``cache_bytes``. With one, the bfloat16 copy when ``bf16`` (None =
-    :func:`bf16_matmul_fast`) and it fits ``cache_bytes``.
+    when ``int8`` and it fits in twice ``cache_bytes``. With one, the approximate pass's copy (``approx``:
+    ``auto`` / ``int8`` = :meth:`Int8Patches.from_cache`, ``bf16`` = :class:`Bf16Patches`, ``off`` = none)
+    when it fits ``cache_bytes``.
     """
+    if approx not in APPROX_RERANKS:
+        raise InvalidInputError(f"approx_rerank must be one of {', '.join(APPROX_RERANKS)}, got {approx!r}")
     h, n = index.header, index.num_windows
     nbytes = n * h.num_patches * h.embed_dim * 4
     dtype = (
@@ -294,6 +358,9 @@ def patch_caches(
     cache = torch.empty((n, h.num_patches, h.embed_dim), dtype=dtype)
     for a, emb, _ in index.iter_decoded():
         cache[a : a + len(emb)] = torch.from_numpy(emb).to(dtype)
-    use_bf16 = bf16_matmul_fast() if bf16 is None else bf16
-    approx = Bf16Patches.from_cache(cache, masks) if use_bf16 and n and nbytes // 2 <= cache_bytes else None
-    return cache, None, approx
+    copy: Int8Patches | Bf16Patches | None = None
+    if approx in ("auto", "int8") and n and nbytes // 4 <= cache_bytes:
+        copy = Int8Patches.from_cache(cache, masks)
+    elif approx == "bf16" and n and nbytes // 2 <= cache_bytes:
+        copy = Bf16Patches.from_cache(cache, masks)
+    return cache, None, copy

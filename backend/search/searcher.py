@@ -16,7 +16,7 @@ All scores come from :func:`backend.model.scoring.maxsim` (query tokens vs windo
 
 A clip's score is its best window's score (windows are de-duplicated per clip) and a hit reports that
 window as a time segment of the clip. Decoded patches are kept in memory as one padded tensor
-``(N_windows, P, D)`` and ``(N_windows, P)`` masks, with a bfloat16 copy for the re-rank's first pass; beyond
+``(N_windows, P, D)`` and ``(N_windows, P)`` masks, with an int8 copy for the re-rank's first pass; beyond
 twice ``cache_bytes`` the re-rank reads the memory-mapped codes (int8) or decodes them, or reads an in-memory
 int8 copy (``int8_rerank``): :func:`backend.search.rerank.patch_caches` says which, and when it is exact.
 Query encodings are kept in a small LRU cache keyed by the text (a repeated query costs no encoding); new
@@ -46,7 +46,7 @@ from backend.search.candidate_cache import CACHE_DIR
 from backend.search.candidates import CentroidCandidates
 from backend.search.hits import Hit, best_per_clip, window_hits
 from backend.search.query_cache import FeatureCache, QueryCache, copy_encoding
-from backend.search.rerank import index_int8_scores, near_top, patch_caches
+from backend.search.rerank import ApproxRerank, index_int8_scores, near_top, patch_caches
 from backend.search.selection import allowed_rows, pooled_candidates
 
 if TYPE_CHECKING:
@@ -103,9 +103,10 @@ class Searcher:
         int8_rerank: above twice ``cache_bytes`` of float32, re-rank from an in-memory int8 copy (if it fits
             in twice ``cache_bytes``; False = read the memory-mapped codes); opt-in: full searches were slower
             with it on the shared benchmark machine (docs/benchmarks.md).
-        bf16_rerank: score the re-rank's candidates from a bfloat16 copy of the float cache first and re-score
-            exactly only those that can still reach the top (exact hits; :mod:`backend.search.rerank`); None =
-            where the CPU multiplies bfloat16 in hardware.
+        approx_rerank: score the re-rank's candidates from a compact copy of the float cache first and
+            re-score exactly only those that can still reach the top (exact hits; :mod:`backend.search.rerank`):
+            ``auto`` / ``int8`` (an int8 copy, a quarter of the float32 bytes), ``bf16`` (a bfloat16 copy) or
+            ``off``.
         rescore: with an int8 copy of a non-int8 index, the candidate windows of this many best clips (at
             least ``2 k``) are re-scored exactly.
         expansion: caption-bank captions searched with each text query (:mod:`backend.model.expansion`;
@@ -133,7 +134,7 @@ class Searcher:
         strengths: Strengths = "attention",
         attribution_steps: int = 1,
         int8_rerank: bool = False,
-        bf16_rerank: bool | None = None,
+        approx_rerank: ApproxRerank = "auto",
         rescore: int = 64,
         expansion: int = EXPANSION_CAPTIONS,
     ) -> None:
@@ -175,7 +176,7 @@ class Searcher:
         self.pooled = torch.from_numpy(index.pooled())
         self.masks = torch.from_numpy(index.masks())
         self.patches, self.codes, self.approx = patch_caches(index, self.masks, cache_bytes, int8=int8_rerank,
-                                                             bf16=bf16_rerank)  # fmt: skip
+                                                             approx=approx_rerank)  # fmt: skip
         self._lock, self._build_lock, self._encoder_lock = (threading.Lock() for _ in range(3))
         self._bank: tuple[list[str], torch.Tensor, torch.Tensor] | None = None
         self.expansion, self.expansions = expansion, IndexExpansions(index, expansion, query_cache)
@@ -282,7 +283,7 @@ class Searcher:
             q_valid = q.float()[q_mask.bool()]
             scores = self.approx.score(q_valid, rows)
             near = near_top(
-                scores, self.window_clip[rows], max(k, REFERENCE_RANKS[1]), self.approx.bound(q_valid)
+                scores, self.window_clip[rows], max(k, REFERENCE_RANKS[1]), self.approx.bound(q_valid, rows)
             )
             scores[near] = self.score_rows(q, q_mask, rows[near])
             return scores

@@ -97,8 +97,8 @@ def test_cache_dtypes_give_the_same_results(built_index: Path, model, tmp_path: 
     h = index.header
     assert h.codec == "fp16"
     fp32_bytes = index.num_windows * h.num_patches * h.embed_dim * 4
-    cached = Searcher(index, model, bf16_rerank=False)
-    half = Searcher(index, model, cache_bytes=fp32_bytes // 2 + 1, bf16_rerank=False)
+    cached = Searcher(index, model, approx_rerank="off")
+    half = Searcher(index, model, cache_bytes=fp32_bytes // 2 + 1, approx_rerank="off")
     uncached = Searcher(index, model, cache_bytes=0)
     int8 = Searcher(transcode_index(built_index, tmp_path / "int8", "int8"), model)
     # an fp16 index is cached as float16: its stored values exactly, half the bytes of float32
