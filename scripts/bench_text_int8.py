@@ -101,7 +101,8 @@ def main() -> int:
     lines = [
         (f"`{cmd}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {os.cpu_count()} CPU cores ({platform.machine()}), "
          f"Python {platform.python_version()}. Real library `{args.index}` ({len(index):,} clips, "
-         f"{index.num_windows:,} windows, shipped model, the whole library as gallery), default two-stage search, "
+         f"{index.num_windows:,} windows, shipped model, the whole library as gallery), default two-stage search "
+         "(each text searched with its closest caption-bank caption, as served), "
          f"the float (`onnx`) and the int8 (`onnx-int8`) text graph; worst token cosine of the int8 graph to the "
          f"float one on the check texts: {worst:.4f}."),
         "",

@@ -202,20 +202,20 @@ class TextEncoder(nn.Module):
         )
         attention = enc["attention_mask"]
         valid = attention.bool() & ~enc["special_tokens_mask"].bool()
-        word_index = torch.full_like(enc["input_ids"], -1)
+        rows: list[list[int]] = []  # per text, the word of each token (-1: special / padding)
+        fn_rows: list[list[bool]] = []  # per text, whether each token belongs to a function word
         words: list[list[str]] = []
-        for i, text in enumerate(texts):
-            ids = enc.word_ids(i)
-            row = [w if (w is not None and bool(valid[i, j])) else -1 for j, w in enumerate(ids)]
-            word_index[i] = torch.tensor(row, dtype=torch.long)
+        for i, (text, ok) in enumerate(zip(texts, valid.tolist(), strict=True)):
+            row = [w if (w is not None and v) else -1 for w, v in zip(enc.word_ids(i), ok, strict=True)]
             n_words = max(row) + 1 if row else 0
             spans = [enc.word_to_chars(i, w) for w in range(n_words)]
-            words.append([text[s.start : s.end] if s is not None else "" for s in spans])
-        function = torch.zeros_like(valid)
-        for i, ws in enumerate(words):
-            fw = torch.tensor([is_function_word(w) for w in ws] + [False], dtype=torch.bool)
-            idx = word_index[i]
-            function[i] = fw[torch.where(idx >= 0, idx, len(ws))] & valid[i]
+            ws = [text[s.start : s.end] if s is not None else "" for s in spans]
+            fw = [is_function_word(w) for w in ws]
+            rows.append(row)
+            fn_rows.append([w >= 0 and fw[w] for w in row])
+            words.append(ws)
+        word_index = torch.tensor(rows, dtype=torch.long).view_as(enc["input_ids"])
+        function = torch.tensor(fn_rows, dtype=torch.bool).view_as(valid)
         device = self.proj.weight.device
         return TokenizedText(enc["input_ids"], attention, valid, word_index, words, function).to(device)
 

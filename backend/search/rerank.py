@@ -144,18 +144,14 @@ class Int8Patches:
 
         Per token ``t`` and patch ``p``: ``q.x - q'.x' = q.(x - x') + (q - q').x'`` (``x'`` the decoded patch,
         ``q'`` the query's int8 digits), so ``|error| <= |q_t| r_w + |q_t - q'_t| X`` (``r_w`` the window's
-        largest residual, ``X`` :attr:`max_decoded`, Cauchy-Schwarz); a max over patches and a mean over tokens
-        keep it; plus :data:`_FLOAT_SLACK` for float32 rounding.
+        largest residual, ``X`` :attr:`max_decoded`, Cauchy-Schwarz; the last digit is rounded, so each element
+        of ``q_t - q'_t`` is at most half its unit, ``s / 2 / 128^(digits - 1)``, with ``s = max|q| / 127``); a
+        max over patches and a mean over tokens keep it; plus :data:`_FLOAT_SLACK` for float32 rounding.
         """
         q = q_valid.float()
-        idx = torch.from_numpy(np.asarray(rows, dtype=np.int64))
-        digits, s = _query_digits(q, self.digits)
-        lv = len(q)
-        approx = (
-            sum(digits[:, i * lv : (i + 1) * lv].T.float() / _DIGIT_BASE**i for i in range(self.digits)) * s
-        )
-        q_err = float((q - approx).norm(dim=-1).max()) * self.max_decoded
-        r = self.residual.index_select(0, idx).numpy().astype(np.float64)
+        unit = float(q.abs().max()) / 127.0 / _DIGIT_BASE ** (self.digits - 1)
+        q_err = 0.5 * unit * q.shape[1] ** 0.5 * self.max_decoded
+        r = self.residual.numpy()[np.asarray(rows, dtype=np.int64)].astype(np.float64)
         return (float(q.norm(dim=-1).max()) * r + q_err) * 1.001 + _FLOAT_SLACK
 
     @classmethod

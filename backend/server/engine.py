@@ -66,7 +66,8 @@ class SearchEngine(LibraryWrites):
             checkpoint checksum).
         search_options: keyword arguments of every :class:`~backend.search.searcher.Searcher` it opens.
         query_encoder: encodes query texts for every searcher it opens (default: made here from the model and
-            ``search_options["text_runtime"]``, so the ONNX export (~1 s) happens before the first search).
+            ``search_options["text_runtime"]``, so the ONNX export and int8 quantisation (~3 s) happen before the
+            first search).
         confidence: the checkpoint's hit confidence map (``confidence.json``; None: hits carry
             ``confidence: null``).
 

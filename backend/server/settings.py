@@ -53,8 +53,8 @@ class ServerSettings(BaseSettings):
         search_candidates: windows the two-stage search re-scores exactly (above 1,024 windows); more =
             closer to exact search, slower (docs/benchmarks.md: real library recall@10 0.985 at 256,
             0.995 at 512 for twice the re-rank time).
-        text_runtime: query encoding, ``auto`` (the float graph in ONNX Runtime on CPU), ``onnx`` (the same),
-            ``onnx-int8`` (int8 graph, opt-in: it reorders near ties) or ``torch``.
+        text_runtime: query encoding, ``auto`` (on CPU the int8 graph in ONNX Runtime when it is close to
+            the float one, else the float graph), ``onnx`` (the float graph), ``onnx-int8`` or ``torch``.
         strengths: where alignment strengths (the add-on's colours) come from: ``attention`` (default: the
             score's own token x patch cosines, no extra pass) or ``gradient`` (gradient x input of the score;
             closer to occlusion, one forward + backward pass per explained hit; docs/benchmarks.md,
