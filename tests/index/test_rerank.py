@@ -137,7 +137,7 @@ def test_approximate_pass_is_within_its_bound_and_hits_are_exact(built_index: Pa
             assert BF16_BOUND * 0.99 < bound < BF16_BOUND * 1.02  # unit vectors: the stated bound
         else:  # per window, Cauchy-Schwarz on its largest residual: loose, of the same order as bfloat16's
             assert bound.shape == rows.shape and float(bound.max()) < 4 * BF16_BOUND
-            assert float(bound.min()) < float(bound.max())  # windows differ: the test of near_top follows each
+            assert float(bound.min()) < float(bound.max())  # windows differ: near_top follows each
         assert 0 < err.max() and bool((err <= np.broadcast_to(bound, ref.shape)[finite]).all())  # within it
         for k in (1, 3, 8):
             near = near_top(approx, clips, k, bound)
