@@ -141,7 +141,10 @@ def test_softmax_strengths_without_relevance(searcher: Searcher) -> None:
 def test_cell_attribution_contract(searcher: Searcher) -> None:
     """Shape, positivity, zero padding windows; works under inference_mode and leaves parameters untouched."""
     model = searcher.model
-    enc = searcher.encode_query("a person kicks")
+    with torch.no_grad():
+        enc = model.encode_text(
+            ["a person kicks"]
+        )  # the path a string query takes (not the served int8 graph)
     joints = searcher.index.joints("dataset-1_dash_normal_001")  # 13 frames: only window 0 is real
     feats = np.asarray(model.featurize(joints), dtype=np.float32)
     x, fm = model.prepare_motion_batch([feats, feats[:5]])

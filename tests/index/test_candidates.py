@@ -123,7 +123,7 @@ def test_filters_with_centroid_stage(searcher: Searcher) -> None:
 
 
 def test_query_cache_returns_independent_copies(index: MotionIndex, model) -> None:
-    s = Searcher(index, model, query_cache=2)
+    s = Searcher(index, model, query_cache=2, text_runtime="torch")  # compared with the torch encoding below
     a = s.encode_query("a person kicks")
     a.mask[:] = False  # callers may edit what they get
     b = s.encode_query("a person kicks")
