@@ -1,13 +1,15 @@
 """The re-rank's compact copies of an index's patches: an approximate first pass, and int8 for large indexes.
 
-**The approximate pass** (the default where the float cache exists): the candidates are scored from a compact
+**The approximate pass** (the default where the float cache exists and the CPU multiplies int8 fast,
+:func:`int8_products_fast`): the candidates are scored from a compact
 copy of the cache, and only the windows that can still reach the top ``k`` are re-scored from the exact
 cache (:func:`near_top`, with a bound on the copy's error): the hits and their scores are those of the exact
 re-rank. Two copies: **int8** (:meth:`Int8Patches.from_cache`, the default: a quarter of the float32 bytes
 read per window and integer products, ``torch._int_mm``, that run on the CPU's int8 dot-product units;
 bound: :meth:`Int8Patches.bound`, from each window's largest rounding residual) and **bfloat16**
-(:class:`Bf16Patches`, half the bytes; :data:`BF16_BOUND`). On this project's machine (AVX512-BF16 and
-VNNI, no AMX) PyTorch's bfloat16 products were no faster than float32 ones, the int8 products 3x faster
+(:class:`Bf16Patches`, half the bytes; :data:`BF16_BOUND`). On a Xeon with AVX512-BF16 and VNNI (no AMX)
+PyTorch's bfloat16 products were no faster than float32 ones, the int8 products 3x faster; on an AVX2-only
+AMD EPYC both were 10x slower than float32, so there ``auto`` keeps the exact re-rank alone
 (docs/benchmarks.md, "Faster text and re-rank").
 
 **int8 for large indexes** (:class:`Int8Patches`, opt-in):
@@ -30,7 +32,9 @@ per dot product); the searcher then re-scores its best windows exactly (``Search
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+import time
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 import numpy as np
@@ -59,7 +63,8 @@ __all__ = [
 #: by at most ``2^-9 |q| |x|`` more; a max over patches and a mean over tokens keep that bound
 #: (:meth:`Bf16Patches.bound` scales it by the norms; 0.0059 for unit vectors).
 BF16_BOUND = 2.0**-8 + 2.0**-9
-#: the approximate first pass of the re-rank: ``auto`` (= int8), ``int8``, ``bf16`` or ``off``
+#: the approximate first pass of the re-rank: ``auto`` (int8 where :func:`int8_products_fast`, else off),
+#: ``int8``, ``bf16`` or ``off``
 ApproxRerank = Literal["auto", "int8", "bf16", "off"]
 #: the values of :data:`ApproxRerank`
 APPROX_RERANKS: tuple[str, ...] = ("auto", "int8", "bf16", "off")
@@ -224,9 +229,39 @@ def _query_digits(q: torch.Tensor, n_digits: int = _DIGITS) -> tuple[torch.Tenso
     return torch.nn.functional.pad(cols, (0, pad)).to(torch.int8).contiguous(), s
 
 
+def _median_ms(fn: Callable[[], object], reps: int = 5) -> float:
+    fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[reps // 2] * 1e3
+
+
+@functools.cache
+def int8_products_fast() -> bool:
+    """Whether ``torch._int_mm`` beats converting int8 codes to float32 and a float32 product on this CPU.
+
+    Measured once per process on 4,096 rows (at most ~0.2 s): where the CPU has int8 dot-product instructions
+    (VNNI; the Xeon of docs/benchmarks.md) the integer product of 256 windows took 0.64 ms against 1.6 ms in
+    float32; on an AVX2-only CPU (an AMD EPYC, also measured) 100 ms against 11 ms, as PyTorch has no fast
+    int8 kernel there. :func:`int8_maxsim` and the ``auto`` approximate pass follow the answer.
+    """
+    g = torch.Generator().manual_seed(0)
+    codes = torch.randint(-127, 128, (4096, 256), dtype=torch.int8, generator=g)
+    cols = torch.randint(-127, 128, (256, 24), dtype=torch.int8, generator=g)
+    q = cols[:, :12].T.float().contiguous()
+    try:
+        integer = _median_ms(lambda: torch._int_mm(codes, cols))
+    except RuntimeError:  # no int8 matmul kernel in this build
+        return False
+    return integer < _median_ms(lambda: codes.float() @ q.T)
+
+
 def int8_maxsim(
     q_valid: torch.Tensor, codes: torch.Tensor, scales: torch.Tensor, masks: torch.Tensor | None,
-    digits: int = _DIGITS,
+    digits: int = _DIGITS, integer: bool | None = None,
 ) -> np.ndarray:  # fmt: skip
     """MaxSim of one query ``(Lv, D)`` against int8 windows: ``codes (n, P, D)``, ``scales (n, P)`` -> ``(n,)``.
 
@@ -236,14 +271,18 @@ def int8_maxsim(
     two: within ``s / 2^8``, for the approximate pass, whose bound counts it) and one ``torch._int_mm`` (exact
     int32 sums) gives every digit's dot product, so with three digits the scores are float32 MaxSim's to a few
     1e-6 (``q`` and the patches unit vectors) without converting the codes to float (about 3x less time than
-    converting them and a float32 product, docs/benchmarks.md).
+    converting them and a float32 product on a CPU with VNNI, docs/benchmarks.md). ``integer``: None = where
+    :func:`int8_products_fast`, else the codes converted to float32 and one float32 product (same scores to
+    float rounding; ``digits`` then does not matter).
     """
     q = q_valid.float()
     n, p, d = codes.shape
     if q.dim() != 2 or q.shape[0] < 1 or q.shape[1] != d:
         raise InvalidInputError(f"q_valid must be (Lv >= 1, {d}); got {tuple(q.shape)}")
     lv = len(q)
-    if n * p > 16 and d % 8 == 0:  # torch._int_mm's shape rules
+    if integer is None:
+        integer = int8_products_fast()
+    if integer and n * p > 16 and d % 8 == 0:  # torch._int_mm's shape rules
         cols, s = _query_digits(q, digits)
         c = torch._int_mm(codes.reshape(n * p, d), cols)
         # the first two digits joined in int32 (|d1 code| <= 127 * 127 * D: no overflow below D = 1024)
@@ -330,8 +369,8 @@ def patch_caches(
     Float cache ``(N, P, D)``: float16 for an fp16 index (its values exactly, half the bytes), else float32
     when that fits ``cache_bytes`` and float16 within twice it. Without one (a larger index), the int8 copy
     when ``int8`` and it fits in twice ``cache_bytes``. With one, the approximate pass's copy (``approx``:
-    ``auto`` / ``int8`` = :meth:`Int8Patches.from_cache`, ``bf16`` = :class:`Bf16Patches`, ``off`` = none)
-    when it fits ``cache_bytes``.
+    ``int8`` = :meth:`Int8Patches.from_cache`, ``auto`` = the same where :func:`int8_products_fast` and none
+    elsewhere, ``bf16`` = :class:`Bf16Patches`, ``off`` = none) when it fits ``cache_bytes``.
     """
     if approx not in APPROX_RERANKS:
         raise InvalidInputError(f"approx_rerank must be one of {', '.join(APPROX_RERANKS)}, got {approx!r}")
@@ -355,7 +394,9 @@ def patch_caches(
     for a, emb, _ in index.iter_decoded():
         cache[a : a + len(emb)] = torch.from_numpy(emb).to(dtype)
     copy: Int8Patches | Bf16Patches | None = None
-    if approx in ("auto", "int8") and n and nbytes // 4 <= cache_bytes:
+    if approx == "auto":
+        approx = "int8" if int8_products_fast() else "off"
+    if approx == "int8" and n and nbytes // 4 <= cache_bytes:
         copy = Int8Patches.from_cache(cache, masks)
     elif approx == "bf16" and n and nbytes // 2 <= cache_bytes:
         copy = Bf16Patches.from_cache(cache, masks)

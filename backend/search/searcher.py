@@ -105,8 +105,8 @@ class Searcher:
             with it on the shared benchmark machine (docs/benchmarks.md).
         approx_rerank: score the re-rank's candidates from a compact copy of the float cache first and
             re-score exactly only those that can still reach the top (exact hits; :mod:`backend.search.rerank`):
-            ``auto`` / ``int8`` (an int8 copy, a quarter of the float32 bytes), ``bf16`` (a bfloat16 copy) or
-            ``off``.
+            ``int8`` (an int8 copy, a quarter of the float32 bytes), ``auto`` (``int8`` where the CPU
+            multiplies int8 fast, else ``off``), ``bf16`` (a bfloat16 copy) or ``off``.
         rescore: with an int8 copy of a non-int8 index, the candidate windows of this many best clips (at
             least ``2 k``) are re-scored exactly.
         expansion: caption-bank captions searched with each text query (:mod:`backend.model.expansion`;

@@ -24,7 +24,7 @@ from backend.index.store import MotionIndex
 from backend.index.transcode import transcode_index
 from backend.model.scoring import maxsim
 from backend.search.hits import best_per_clip
-from backend.search.rerank import BF16_BOUND, index_int8_scores, near_top
+from backend.search.rerank import BF16_BOUND, index_int8_scores, int8_maxsim, int8_products_fast, near_top
 from backend.search.searcher import Searcher
 
 QUERIES = ["a person kicks", "someone waves goodbye with one hand", "a man walks backwards to the left"]
@@ -72,6 +72,25 @@ def test_int8_index_copy_is_exact(int8_index: Path, model) -> None:
         )
 
 
+def test_int8_products_both_ways_agree(int8_index: Path, model) -> None:
+    """The integer product (``torch._int_mm``) and the float32 one it falls back to give the same MaxSim."""
+    assert isinstance(int8_products_fast(), bool) and int8_products_fast.cache_info().currsize == 1
+    index = MotionIndex.open(int8_index)
+    rows = np.random.default_rng(1).permutation(index.num_windows)
+    arrays, masks = index.window_codes(rows)
+    codes, scales = torch.from_numpy(arrays["patches"]), torch.from_numpy(arrays["scales"])
+    m = torch.from_numpy(masks)
+    s = Searcher(index, model, exact_threshold=10**9)
+    for text in QUERIES:
+        enc = s.encode_query(text)
+        q = enc.emb[0].float()[enc.mask[0].bool()]
+        want = _exact(s, enc)[rows]
+        for integer in (True, False):
+            np.testing.assert_allclose(int8_maxsim(q, codes, scales, m, integer=integer), want, atol=1e-5)
+        two = int8_maxsim(q, codes, scales, m, digits=2, integer=True)  # the approximate pass's query digits
+        assert 0 < np.abs(two - want).max() < 1e-2
+
+
 def test_fp16_index_copy_is_close_and_hits_are_exact(built_index: Path, model) -> None:
     index = MotionIndex.open(built_index)
     assert index.header.codec == "fp16"
@@ -116,7 +135,8 @@ def test_approximate_pass_is_within_its_bound_and_hits_are_exact(built_index: Pa
     exact = Searcher(index, model, exact_threshold=10**9)
     assert fast.approx is not None and plain.approx is None
     if kind == "int8":  # the default; a quarter of the float32 bytes (plus a scale and a mask per patch)
-        assert Searcher(index, model).approx.__class__ is fast.approx.__class__
+        default = Searcher(index, model).approx  # auto: the int8 pass only where int8 products are fast
+        assert default.__class__ is fast.approx.__class__ if int8_products_fast() else default is None
         assert fast.approx.codes.numel() == fast.patches.numel() and fast.approx.digits == 2
         assert float(fast.approx.residual.max()) > 0  # the float16 values are rounded
     else:
