@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -50,6 +51,7 @@ from bench_search_api import baseline_tree
 from bench_search_synth import TEXTS, token_queries, topics, write_index
 
 from backend.model.config import DEFAULT_MODEL_DIR
+from backend.search.rerank import int8_products_fast
 from backend.search.searcher import Searcher
 
 SECTION = "## Faster text and re-rank"
@@ -161,6 +163,17 @@ def bench_size(n: int, args: argparse.Namespace, model, world, tmp: Path, roots:
     return row
 
 
+def _cpu_name() -> str:
+    """The CPU's model name (Linux), else the machine type."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def bench_real(args: argparse.Namespace) -> dict:
     """The approximate (int8) pass of the re-rank on the real library: the same hits and scores as without it,
     and the latency."""
@@ -171,7 +184,7 @@ def bench_real(args: argparse.Namespace) -> dict:
     index = MotionIndex.open(args.real_index, expected_checksum=model.checksum())
     texts = [r.meta.captions[1 if len(r.meta.captions) > 1 and i % 2 else 0]
              for i, r in enumerate(index.clips) if r.meta.captions and r.meta.split == "test"][: args.real_queries]  # fmt: skip
-    on = Searcher(index, model, query_cache=0)
+    on = Searcher(index, model, query_cache=0, approx_rerank="int8")  # on even where auto leaves it off
     off = Searcher(index, model, query_cache=0, approx_rerank="off", query_encoder=on.query_encoder)
     same, diff, t_on, t_off = [], 0.0, [], []
     for t in texts:
@@ -194,11 +207,12 @@ def bench_real(args: argparse.Namespace) -> dict:
 def report(args: argparse.Namespace, rev: str, rows: list[dict], real: dict | None) -> str:
     f = lambda t: f"{t[0]:.1f} / {t[1]:.1f}"
     gb = lambda b: f"{b / 1e9:.2f} GB"
-    cmd = " ".join(["python scripts/bench_search_speed.py", *sys.argv[1:]])
+    cmd = " ".join(["python scripts/bench_search_speed.py", shlex.join(sys.argv[1:])])
     load = os.getloadavg()
     out = [
         (f"`{cmd}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {os.cpu_count()} CPU cores ({platform.machine()}), "
-         f"torch {torch.__version__} with {args.threads} threads; load average at the end {load[0]:.1f} / "
+         f"{_cpu_name()}, torch {torch.__version__} with {args.threads} threads; int8 products fast here: "
+         f"{'yes (auto: the int8 first pass)' if int8_products_fast() else 'no (auto: no approximate pass)'}; load average at the end {load[0]:.1f} / "
          f"{load[1]:.1f} / {load[2]:.1f} (the machine is shared: compare rows through the same-run ratios)."),
         "",
         (f"**baseline** = the package at `{rev}`, **new** = this checkout; each a worker process, every query "
