@@ -14,8 +14,8 @@ holds, so it always matches the loaded checkpoint.
 ``quantize_dynamic`` (MatMul / Gemm weights stored as 7-bit int8 per output channel, activations quantised
 on the fly; per tensor, the worst token of :data:`CHECK_TEXTS` fell to cosine 0.956, per channel it stays at
 0.990; a temporary folder holds the file while it runs, about 2 s): the backbone's matrix products run in
-int8, 1.6-3x faster than the float graph for a query on 2 cores (3x on a Xeon with VNNI, 1.6x on an AVX2 EPYC; a query is one short
-sequence: its cost is reading the weights, a quarter of the bytes in int8). It changes the token embeddings
+int8, 1.6-3x faster than the float graph for a query on 2 cores (3x on a Xeon with VNNI, 1.6x on an AVX2
+EPYC; a query is one short sequence: its cost is reading the weights, a quarter of the bytes in int8). It changes the token embeddings
 slightly (:func:`check_quantized`: every valid token's cosine to the float one on :data:`CHECK_TEXTS`), which
 reorders near-tied hits (the real library's top-10 shares about 0.85 of the float graph's) but finds as well
 as the float graph on the real library's captions and the held-out query sets (``docs/benchmarks.md``, "The
