@@ -141,10 +141,8 @@ def test_softmax_strengths_without_relevance(searcher: Searcher) -> None:
 def test_cell_attribution_contract(searcher: Searcher) -> None:
     """Shape, positivity, zero padding windows; works under inference_mode and leaves parameters untouched."""
     model = searcher.model
-    with torch.no_grad():
-        enc = model.encode_text(
-            ["a person kicks"]
-        )  # the path a string query takes (not the served int8 graph)
+    with torch.no_grad():  # the encoding a string query gets below (not the served int8 graph)
+        enc = model.encode_text(["a person kicks"])
     joints = searcher.index.joints("dataset-1_dash_normal_001")  # 13 frames: only window 0 is real
     feats = np.asarray(model.featurize(joints), dtype=np.float32)
     x, fm = model.prepare_motion_batch([feats, feats[:5]])

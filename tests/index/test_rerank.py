@@ -136,7 +136,7 @@ def test_approximate_pass_is_within_its_bound_and_hits_are_exact(built_index: Pa
     assert fast.approx is not None and plain.approx is None
     if kind == "int8":  # the default; a quarter of the float32 bytes (plus a scale and a mask per patch)
         default = Searcher(index, model).approx  # auto: the int8 pass only where int8 products are fast
-        assert default.__class__ is fast.approx.__class__ if int8_products_fast() else default is None
+        assert (default.__class__ is fast.approx.__class__) if int8_products_fast() else (default is None)
         assert fast.approx.codes.numel() == fast.patches.numel() and fast.approx.digits == 2
         assert float(fast.approx.residual.max()) > 0  # the float16 values are rounded
     else:
