@@ -11,7 +11,7 @@ this script, in the main venv:
 3. runs each peer script in its own venv on that file (``--peer NAME=PYTHON:SCRIPT``; default Qdrant's
    multivector MaxSim in qdrant-client's local mode, ``.venv-peers-qdrant``) and reads its JSON.
 
-Writes the "## Peers" section of ``docs/benchmarks.md``. Never part of ``.ci/run`` (the peer venvs are made by
+Writes the "## Peers" section of ``docs/benchmarks.md`` (or ``--section``). Never part of ``.ci/run`` (the peer venvs are made by
 hand: ``python3 -m venv .venv-peers-qdrant && .venv-peers-qdrant/bin/pip install qdrant-client numpy``).
 
     python scripts/bench_peers.py --real-index data/index --synthetic 10000
@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -156,7 +157,11 @@ def main() -> int:
                     help="synthetic sets above this many clips: ours only (peers that cannot hold them here)")  # fmt: skip
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--doc", type=Path, default=REPO / "docs" / "benchmarks.md")
+    ap.add_argument("--section", default=SECTION,
+                    help="the '## ' section of --doc to write (e.g. one of its own for a run of one data set)")  # fmt: skip
     args = ap.parse_args()
+    if not args.section.startswith("## "):
+        ap.error(f"--section must start with '## ', got {args.section!r}")
     torch.set_num_threads(args.threads)
     torch.set_grad_enabled(False)
     peers = args.peer or DEFAULT_PEERS
@@ -195,7 +200,7 @@ def main() -> int:
                 export(s, q, qm, truth, tmp / f"syn{n}.npz")
                 peer_res = run_peers(peers, tmp / f"syn{n}.npz", tmp, args.timeout)
             results.append((f"synthetic {n:,} clips ({len(q)} token queries)", mine, peer_res))
-    cmd = " ".join(["python scripts/bench_peers.py", *sys.argv[1:]])
+    cmd = " ".join(["python scripts/bench_peers.py", shlex.join(sys.argv[1:])])
     load = os.getloadavg()
     lines = [
         (f"`{cmd}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {os.cpu_count()} CPU cores ({platform.machine()}), "
@@ -219,7 +224,7 @@ def main() -> int:
     body = "\n".join(lines)
     print(body)
     if not args.no_write:
-        write_section(args.doc, body, SECTION)
+        write_section(args.doc, body, args.section)
     return 0
 
 
