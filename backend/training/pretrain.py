@@ -32,10 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backend.atomic import atomic_write_text
+from backend.atomic import atomic_path, atomic_write_text
 from backend.errors import InvalidInputError
+from backend.evaluation.data import crop_bounds, load_split
 from backend.model.config import PATCH_FRAMES
 from backend.model.motion_encoder import MOTION_INIT_PREFIXES, MotionEncoder
+from backend.training.collate import pad_motions
 
 __all__ = ["MOTION_INIT_FILE", "MaskedPatchModel", "PretrainResult", "pretrain", "random_patch_mask"]
 
@@ -97,9 +99,9 @@ class MaskedPatchModel(nn.Module):
         return target, chan
 
     def forward(self, x: torch.Tensor, frame_mask: torch.Tensor, hide: torch.Tensor | None = None,
-                ratio: float = 0.5) -> torch.Tensor:  # fmt: skip
+                ratio: float = 0.5, generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
         """Masked-feature loss of a batch ``x (B, T, C)`` with ``frame_mask (B, T)`` (``hide (B, P)``: patches
-        to mask; default a random ``ratio`` of the valid ones)."""
+        to mask; default a random ``ratio`` of the valid ones, drawn with ``generator``)."""
         enc, vit = self.encoder, self.encoder.vit
         x, frame_mask = enc._pad(x, frame_mask)
         image = enc.band_projector(x, frame_mask)
@@ -107,7 +109,7 @@ class MaskedPatchModel(nn.Module):
         frames = frame_mask.view(x.shape[0], -1, PATCH_FRAMES)  # (B, n_w, 16)
         valid = frames.any(dim=-1).repeat(1, len(self.band_channels))  # (B, P)
         if hide is None:
-            hide = random_patch_mask(valid, ratio)
+            hide = random_patch_mask(valid, ratio, generator)
         if hide.shape != valid.shape:
             raise InvalidInputError(f"hide must be {tuple(valid.shape)}, got {tuple(hide.shape)}")
         tokens = torch.where(hide[..., None], self.mask_token.to(tokens.dtype), tokens)
@@ -131,18 +133,13 @@ class PretrainResult:
 
 
 def _batches(items: list[np.ndarray], window: int, batch: int, rng: np.random.Generator):
-    """Endless random batches of ``(B, window, C)`` crops (zero-padded) and ``(B, window)`` frame masks."""
-    c = items[0].shape[1]
+    """Endless random batches: ``(B, window, C)`` random crops (zero-padded) and ``(B, window)`` frame masks."""
     while True:
-        pick = rng.integers(len(items), size=batch)
-        x = np.zeros((batch, window, c), dtype=np.float32)
-        m = np.zeros((batch, window), dtype=bool)
-        for j, i in enumerate(pick):
-            f = items[i]
-            start = int(rng.integers(max(1, len(f) - window + 1)))
-            crop = f[start : start + window]
-            x[j, : len(crop)], m[j, : len(crop)] = crop, True
-        yield torch.from_numpy(x), torch.from_numpy(m)
+        crops = []
+        for i in rng.integers(len(items), size=batch):
+            start, end = crop_bounds(len(items[i]), window, rng)
+            crops.append(items[i][start:end])
+        yield pad_motions(crops, pad_to=window)
 
 
 def pretrain(
@@ -155,7 +152,6 @@ def pretrain(
     Feature statistics are fitted on the same clips, as :func:`backend.training.trainer.train` fits them on
     its train split (same clips: the same statistics). Raises :class:`InvalidInputError` on bad numbers.
     """
-    from backend.evaluation.data import load_split
     from backend.model.retrieval import MotionTextRetrieval
     from backend.training.datasets import fit_feature_stats
 
@@ -183,8 +179,7 @@ def pretrain(
     log_lines, first, last = [], float("nan"), float("nan")
     for step in range(1, steps + 1):
         x, m = next(data)
-        valid = m.view(len(m), -1, PATCH_FRAMES).any(dim=-1).repeat(1, len(net.band_channels))
-        loss = net(x, m, hide=random_patch_mask(valid, mask_ratio, gen))
+        loss = net(x, m, ratio=mask_ratio, generator=gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -192,7 +187,8 @@ def pretrain(
         sched.step()
         if step == 1 or step % log_every == 0 or step == steps:
             last = float(loss.detach())
-            first = last if step == 1 else first
+            if step == 1:
+                first = last
             log_lines.append(json.dumps({"step": step, "loss": last, "lr": sched.get_last_lr()[0],
                                          "seconds": round(time.perf_counter() - t0, 1)}))  # fmt: skip
             log.info("pretrain step %d/%d: loss %.4f", step, steps, last)
@@ -201,9 +197,8 @@ def pretrain(
     state = {k: v.detach().contiguous() for k, v in model.motion_encoder.state_dict().items()
              if k.startswith(MOTION_INIT_PREFIXES)}  # fmt: skip
     path = out / MOTION_INIT_FILE
-    tmp = path.with_name(path.name + ".part")
-    save_file(state, str(tmp))
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp))
     seconds = time.perf_counter() - t0
     atomic_write_text(out / "pretrain_log.jsonl", "\n".join(log_lines) + "\n")
     atomic_write_text(out / "pretrain.json", json.dumps({
